@@ -1,0 +1,94 @@
+# bibim — build with `make`, test with `make check` (see README.md).
+#
+#   make              library (static + shared), the bibim command
+#   make test         unit and end-to-end tests on the normal build
+#   make test-san     the same tests built with ASan+UBSan (build-san/)
+#   make fuzz-run     the libFuzzer targets for a bounded time (clang)
+#   make check        test + test-san + fuzz-run: what CI runs
+#   make install      PREFIX=/usr/local DESTDIR=
+
+CC       ?= cc
+BUILD    ?= build
+PREFIX   ?= /usr/local
+OPT      ?= -O2 -g
+WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+# -ffp-contract=off: reference quantizers must round exactly like ggml's.
+CFLAGS   += -std=c11 $(OPT) $(WARN) -ffp-contract=off -fPIC -D_GNU_SOURCE -Iinclude -Isrc
+LDLIBS_CORE = -lm -lpthread
+TOOL_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+TOOL_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null)
+FUZZ_SECONDS ?= 60
+
+ifeq ($(SAN),1)
+BUILD    := build-san
+OPT      := -O1 -g -fno-omit-frame-pointer
+CFLAGS   += -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+LIB_SRC  := $(wildcard src/*.c)
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_OBJ := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+SOVERSION = 0
+
+.PHONY: all lib test test-san fuzz fuzz-run check install clean
+all: $(BUILD)/bibim $(BUILD)/libbibim.so
+
+lib: $(BUILD)/libbibim.a $(BUILD)/libbibim.so
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/bibim.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libbibim.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libbibim.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libbibim.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
+
+# Tools see only the public header: no -Isrc.
+$(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) include/bibim.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc,$(CFLAGS)) $(TOOL_CFLAGS) -c $< -o $@
+
+$(BUILD)/bibim: $(TOOL_OBJ) $(BUILD)/libbibim.a
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libbibim.a $(TOOL_LIBS) $(LDLIBS_CORE)
+
+# White-box tests may include src/ headers.
+$(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libbibim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libbibim.a $(LDLIBS_CORE)
+
+test: $(BUILD)/bibim $(TEST_BIN)
+	tests/run_tests.sh $(BUILD)
+
+test-san:
+	$(MAKE) SAN=1 test
+
+fuzz: build-fuzz/fuzz_gguf
+
+build-fuzz/fuzz_gguf: fuzz/fuzz_gguf.c $(LIB_SRC) $(wildcard src/*.h) include/bibim.h
+	@mkdir -p build-fuzz
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ fuzz/fuzz_gguf.c $(LIB_SRC) -lm -lpthread
+
+fuzz-run: build-fuzz/fuzz_gguf
+	fuzz/run.sh build-fuzz/fuzz_gguf $(FUZZ_SECONDS)
+
+check: test test-san fuzz-run
+
+install: $(BUILD)/bibim lib
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BUILD)/bibim $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 include/bibim.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libbibim.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libbibim.so $(DESTDIR)$(PREFIX)/lib/libbibim.so.$(SOVERSION)
+	ln -sf libbibim.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libbibim.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' bibim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bibim.pc
+
+clean:
+	rm -rf build build-san build-fuzz
