@@ -4,9 +4,9 @@
  * Conventions (they hold for every call unless its comment says otherwise):
  *   - Fallible calls return a bibim_status. BIBIM_OK is 0; bibim_status_string()
  *     names any status. Handles keep the message of their last failure, readable
- *     with the handle's *_errmsg() call; the message names the file, field or
+ *     with the handle's errmsg call; the message names the file, field or
  *     tensor, the byte offset where it applies, and what was wrong.
- *   - Handles are opaque, made by *_open/*_create and released by *_free,
+ *   - Handles are opaque, made by an open or create call and released by its free call,
  *     which accepts NULL.
  *   - Sizes, counts and offsets are 64-bit. Strings read from a model file are
  *     bibim_str: a pointer and a length, NOT NUL-terminated, pointing into the
