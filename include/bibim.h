@@ -46,7 +46,9 @@ typedef enum bibim_status {
     BIBIM_ERR_NOT_FOUND = 5,   /* the key or tensor asked for is absent */
     BIBIM_ERR_TYPE = 6,        /* a value exists but has another type than asked for */
     BIBIM_ERR_NOMEM = 7,       /* an allocation failed */
-    BIBIM_ERR_CANCELLED = 8    /* a callback asked to stop */
+    BIBIM_ERR_CANCELLED = 8,   /* a callback asked to stop */
+    BIBIM_ERR_TOO_SMALL = 9,   /* a caller's buffer is too small; the needed size was returned */
+    BIBIM_ERR_CONTEXT_FULL = 10 /* the tokens do not fit in the context window */
 } bibim_status;
 
 /* A static, human-readable name for a status ("format error", ...). */

@@ -14,6 +14,8 @@ const char *bibim_status_string(bibim_status status) {
     case BIBIM_ERR_TYPE: return "type mismatch";
     case BIBIM_ERR_NOMEM: return "out of memory";
     case BIBIM_ERR_CANCELLED: return "cancelled";
+    case BIBIM_ERR_TOO_SMALL: return "buffer too small";
+    case BIBIM_ERR_CONTEXT_FULL: return "context full";
     }
     return "unknown status";
 }
