@@ -371,6 +371,201 @@ bibim_status bibim_quantize_model(const char *in_path, const char *out_path, con
 bibim_type bibim_quantize_tensor_type(bibim_ftype ftype, const char *name, uint32_t n_dims, const int64_t *ne,
                                       bibim_type src_type, int n_layers, int has_output_weight);
 
+/* ------------------------------------------------------------------------ */
+/* Models                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A loaded model: hyperparameters, weights (usually still in the mapped
+ * file) and the tokenizer. Read-only once loaded: any number of contexts on
+ * any number of threads may share one model. */
+typedef struct bibim_model bibim_model;
+
+typedef struct bibim_model_params {
+    int use_mmap;   /* 1 (default): weights are read from the mapped file; 0: copied into memory */
+    int use_mlock;  /* 1: lock the weights in RAM (may need privileges); default 0 */
+    int vocab_only; /* 1: load only the tokenizer (files without tensors work); default 0 */
+} bibim_model_params;
+
+bibim_model_params bibim_model_default_params(void);
+
+/* Loads a GGUF model of a supported architecture ("llama"). Validates
+ * every key and tensor it needs (presence, type, shape). On failure *out
+ * is still a handle whose bibim_model_errmsg() says exactly what was wrong
+ * (NULL only when memory ran out); free it with bibim_model_free(). */
+bibim_status bibim_model_load(const char *path, const bibim_model_params *params, bibim_model **out);
+void bibim_model_free(bibim_model *model);
+const char *bibim_model_errmsg(const bibim_model *model);
+
+typedef struct bibim_model_info {
+    const char *arch;   /* "llama" */
+    const char *name;   /* general.name, or "" */
+    int32_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
+    uint64_t n_params;  /* parameters in all tensors */
+    uint64_t n_bytes;   /* bytes of all tensors */
+    bibim_ftype ftype;  /* general.file_type, or the most common weight type */
+} bibim_model_info;
+
+/* Read-only. The strings live as long as the model. */
+void bibim_model_get_info(const bibim_model *model, bibim_model_info *info);
+
+/* ------------------------------------------------------------------------ */
+/* Tokens                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef int32_t bibim_token;
+
+enum {
+    BIBIM_TOKENIZE_ADD_BOS = 1, /* prepend BOS if the model's metadata asks for it */
+    BIBIM_TOKENIZE_SPECIAL = 2  /* recognise control/user-defined token text such as <|eot_id|> */
+};
+
+/* Tokenizes `len` bytes of `text` (any bytes: bytes that are not valid UTF-8
+ * are encoded as byte tokens, one per byte, so nothing is lost). Writes up
+ * to `capacity` tokens and the full count to *n_tokens; returns
+ * BIBIM_ERR_TOO_SMALL if capacity < *n_tokens. Read-only, thread-safe. */
+bibim_status bibim_tokenize(const bibim_model *model, const char *text, size_t len, unsigned flags,
+                            bibim_token *tokens, int64_t capacity, int64_t *n_tokens);
+
+enum {
+    BIBIM_PIECE_SPECIAL = 1 /* render control tokens as their text; otherwise they render as "" */
+};
+
+/* The bytes of one token (possibly an incomplete UTF-8 sequence), not
+ * NUL-terminated. Writes up to `capacity` bytes and returns the full length,
+ * or -1 if the token id is out of range. Read-only, thread-safe. */
+int64_t bibim_token_piece(const bibim_model *model, bibim_token token, unsigned flags, char *buf, size_t capacity);
+
+/* Special tokens (-1 if the model has none). */
+bibim_token bibim_token_bos(const bibim_model *model);
+bibim_token bibim_token_eos(const bibim_model *model);
+/* 1 if generating `token` ends the turn: eos, eot and every other end token the model declares. */
+int bibim_token_is_end(const bibim_model *model, bibim_token token);
+
+/* ------------------------------------------------------------------------ */
+/* Contexts: a KV cache and the scratch to evaluate tokens                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bibim_context bibim_context;
+
+typedef struct bibim_context_params {
+    uint32_t n_ctx;   /* context window in tokens; 0 (default) = the model's, at most 4096 */
+    int n_threads;    /* 0 (default) = the number of physical cores */
+    uint32_t n_batch; /* tokens evaluated per step of prompt processing; 0 (default) = 512 */
+} bibim_context_params;
+
+bibim_context_params bibim_context_default_params(void);
+
+/* Creates a context on `model`, which must outlive it. Each context has its
+ * own KV cache; use one context from one thread at a time. On failure *out is
+ * a handle carrying the message, as with bibim_model_load. */
+bibim_status bibim_context_create(const bibim_model *model, const bibim_context_params *params,
+                                  bibim_context **out);
+void bibim_context_free(bibim_context *ctx);
+const char *bibim_context_errmsg(const bibim_context *ctx);
+
+uint32_t bibim_context_n_ctx(const bibim_context *ctx);
+/* Tokens in the KV cache (the position the next token gets). */
+uint32_t bibim_context_n_past(const bibim_context *ctx);
+
+/* Evaluates `n` tokens at positions n_past .. n_past+n-1 and appends them to
+ * the KV cache. Afterwards bibim_context_logits() holds the logits after the
+ * last token; if `all_logits` is not NULL it receives n * n_vocab floats, the
+ * logits after each token (row i after token i). BIBIM_ERR_CONTEXT_FULL if
+ * n_past + n > n_ctx (nothing is evaluated); BIBIM_ERR_INVALID_ARG for a
+ * token id out of range (the message names it and its index). */
+bibim_status bibim_context_eval(bibim_context *ctx, const bibim_token *tokens, int64_t n, float *all_logits);
+
+/* n_vocab logits after the last evaluated token; valid until the next eval. */
+const float *bibim_context_logits(const bibim_context *ctx);
+
+/* Forgets every position >= n_keep (n_keep <= n_past), so a conversation
+ * can continue from a shared prefix without evaluating it again. */
+bibim_status bibim_context_truncate(bibim_context *ctx, uint32_t n_keep);
+
+/* ------------------------------------------------------------------------ */
+/* Sampling                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct bibim_sampler bibim_sampler;
+
+typedef struct bibim_logit_bias {
+    bibim_token token;
+    float bias; /* added to the logit; -INFINITY bans the token */
+} bibim_logit_bias;
+
+#define BIBIM_SEED_RANDOM UINT64_MAX
+
+/* The chain, in order: logit bias, penalties, then greedy if temperature
+ * <= 0, else top-k, top-p, min-p, temperature, and a seeded random draw. */
+typedef struct bibim_sampler_params {
+    float temperature;       /* default 0.8; <= 0 means greedy */
+    int32_t top_k;           /* default 40; 0 = off */
+    float top_p;             /* default 0.95; 1 = off */
+    float min_p;             /* default 0.05; 0 = off */
+    float repeat_penalty;    /* default 1.0 = off; > 1 makes repeated tokens less likely */
+    float presence_penalty;  /* default 0 = off */
+    float frequency_penalty; /* default 0 = off */
+    int32_t penalty_last_n;  /* window of recent tokens the penalties look at; default 64 */
+    uint64_t seed;           /* default BIBIM_SEED_RANDOM; a fixed seed gives the same text */
+    const bibim_logit_bias *logit_bias; /* copied at creation */
+    size_t n_logit_bias;
+} bibim_sampler_params;
+
+bibim_sampler_params bibim_sampler_default_params(void);
+
+bibim_status bibim_sampler_create(const bibim_model *model, const bibim_sampler_params *params,
+                                  bibim_sampler **out);
+void bibim_sampler_free(bibim_sampler *sampler);
+/* Picks a token from n_vocab logits (not modified). Does not call accept. */
+bibim_token bibim_sampler_sample(bibim_sampler *sampler, const float *logits);
+/* Records a token in the penalty window (prompt tokens and generated ones). */
+void bibim_sampler_accept(bibim_sampler *sampler, bibim_token token);
+/* Empties the penalty window and reseeds. */
+void bibim_sampler_reset(bibim_sampler *sampler);
+
+/* ------------------------------------------------------------------------ */
+/* Generation                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef enum bibim_stop_reason {
+    BIBIM_STOP_END_TOKEN = 0,  /* the model produced an end-of-generation token */
+    BIBIM_STOP_LENGTH = 1,     /* n_predict tokens were generated */
+    BIBIM_STOP_STRING = 2,     /* a stop string appeared (it is not emitted) */
+    BIBIM_STOP_CALLBACK = 3,   /* the callback returned non-zero */
+    BIBIM_STOP_CONTEXT_FULL = 4 /* the context window is full */
+} bibim_stop_reason;
+
+/* Receives the text of each generated token as complete UTF-8 (bytes of an
+ * unfinished character are held back until it completes; a sequence that
+ * can never complete is sent as U+FFFD). `text` may be empty (a token whose
+ * bytes are held back, or a control token). Return non-zero to stop. */
+typedef int (*bibim_token_callback)(void *user, bibim_token token, const char *text, size_t len);
+
+typedef struct bibim_generate_params {
+    int32_t n_predict;          /* tokens to generate at most; -1 (default) = until an end token or a full context */
+    const char *const *stop;    /* stop strings (NUL-terminated), may be NULL */
+    size_t n_stop;
+    unsigned piece_flags;       /* BIBIM_PIECE_SPECIAL to emit control tokens' text */
+    bibim_token_callback on_token;
+    void *user;
+} bibim_generate_params;
+
+bibim_generate_params bibim_generate_default_params(void);
+
+typedef struct bibim_generate_result {
+    bibim_stop_reason stop_reason;
+    int64_t n_prompt;      /* prompt tokens evaluated (not already in the cache) */
+    int64_t n_generated;
+    double prompt_seconds; /* time spent evaluating the prompt */
+    double gen_seconds;    /* time spent generating */
+} bibim_generate_result;
+
+/* Evaluates the prompt after what the context already holds, then samples
+ * and evaluates one token at a time until a stop condition. The prompt is
+ * evaluated in full first: BIBIM_ERR_CONTEXT_FULL if it does not fit. */
+bibim_status bibim_generate(bibim_context *ctx, bibim_sampler *sampler, const bibim_token *prompt, int64_t n_prompt,
+                            const bibim_generate_params *params, bibim_generate_result *result);
+
 #ifdef __cplusplus
 }
 #endif
