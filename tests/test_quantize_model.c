@@ -139,13 +139,17 @@ static int compare_with_llama_cpp(const ref_file *rf, bibim_gguf *f32, int *iden
         CHECK(bibim_gguf_get_u32(ours, "general.quantization_version", &qv) == BIBIM_OK && qv == 2);
     }
     CHECK(bibim_gguf_n_tensors(ours) == bibim_gguf_n_tensors(ref));
+    /* llama-quantize reorders tensors (by layer, then name); we keep the input's order, so match by name. */
     for (int64_t i = 0; i < bibim_gguf_n_tensors(ref); i++) {
         bibim_tensor_info a, b, orig;
-        bibim_gguf_tensor(ours, i, &a);
+        char name[80];
         bibim_gguf_tensor(ref, i, &b);
-        bibim_gguf_tensor(f32, i, &orig);
-        CHECKF(a.name.len == b.name.len && !memcmp(a.name.ptr, b.name.ptr, a.name.len), "%s: tensor %lld name",
-               rf->name, (long long)i);
+        snprintf(name, sizeof name, "%.*s", (int)b.name.len, b.name.ptr);
+        int64_t ia = bibim_gguf_find_tensor(ours, name), io = bibim_gguf_find_tensor(f32, name);
+        CHECKF(ia >= 0 && io >= 0, "%s: tensor %s missing", rf->name, name);
+        if (ia < 0 || io < 0) continue;
+        bibim_gguf_tensor(ours, ia, &a);
+        bibim_gguf_tensor(f32, io, &orig);
         CHECKF(a.type == b.type, "%s: %.*s is %s, llama.cpp made %s", rf->name, (int)b.name.len, b.name.ptr,
                bibim_type_name(a.type), bibim_type_name(b.type));
         if (a.type != b.type || a.n_bytes != b.n_bytes) continue;
