@@ -1,0 +1,191 @@
+/* tokenizer.h — text to token ids and back, for the vocabularies of
+ * llama.cpp's GGUF files: SentencePiece BPE with scores
+ * (tokenizer.ggml.model "llama") and byte-level BPE with merges ("gpt2").
+ * Both reproduce llama.cpp token for token. */
+#ifndef BIBIM_TOKENIZER_H
+#define BIBIM_TOKENIZER_H
+
+#include "bibim.h"
+#include "pretokenize.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tokenizer tokenizer;
+
+/* Builds the tokenizer from the tokenizer.ggml.* metadata of an open GGUF
+ * file; everything it needs is copied, so the file may be closed afterwards.
+ * On failure returns a status, sets *out to NULL and writes a message naming
+ * the key and what was wrong into errmsg.
+ *
+ * What the file may hold, and what happens when it is odd:
+ *   - tokens: array of strings (required, at least one). Duplicates are an
+ *     error (llama.cpp refuses them too). Empty strings are kept so that ids
+ *     stay aligned, but are never produced by tokenizing and render as "".
+ *   - scores (array of float32) and token_type (array of int32): optional;
+ *     when present, one entry per token or it is an error. NaN scores count
+ *     as -infinity. Unknown token types count as "undefined" (rendered as "").
+ *   - merges ("gpt2" only, required): array of strings "left right". A merge
+ *     whose left part, right part or concatenation is not a token, or with
+ *     no space after its first character, is skipped (HF refuses such files;
+ *     llama.cpp would apply it and then drop the result's bytes); a repeated
+ *     merge keeps its first rank.
+ *   - pre ("gpt2" only): "llama-bpe" (aliases "llama3", "llama-v3"),
+ *     "gpt-2" (alias "phi-2"), "default" (also used when the key is absent,
+ *     as llama.cpp does); any other value is an error naming it.
+ *   - bos/eos/unknown/eot/eom_token_id: optional integers. A value outside
+ *     the vocabulary is ignored (llama.cpp does the same), leaving the
+ *     default: bos 1, eos 2, unk 0 for "llama", bos and eos 11 for "gpt2" (as
+ *     llama.cpp), or none if that is outside the vocabulary too.
+ *   - add_bos_token, add_eos_token, add_space_prefix: optional booleans.
+ * Keys of the wrong type are errors. */
+bibim_status tokenizer_load(bibim_gguf *gguf, tokenizer **out, char *errmsg, size_t errmsg_size);
+void tokenizer_free(tokenizer *tok);
+
+int32_t tokenizer_n_vocab(const tokenizer *tok);
+
+/* Tokenizes `len` bytes of `text` with the semantics of bibim_tokenize:
+ *   - BIBIM_TOKENIZE_ADD_BOS adds what llama.cpp's add_special adds: BOS
+ *     first if the model says add_bos_token (default: true for "llama" and
+ *     Llama 3's "llama-bpe", false otherwise), and EOS last if it says
+ *     add_eos_token (default false).
+ *   - Control and unknown-type tokens (<s>, <|eot_id|>, ...) are recognised
+ *     in the text only with BIBIM_TOKENIZE_SPECIAL; user-defined tokens
+ *     always are, as in llama.cpp and Hugging Face. Longer tokens are
+ *     matched first.
+ *   - Bytes that are not valid UTF-8 become byte tokens, one per byte.
+ * Writes up to `capacity` tokens and the full count to *n_tokens;
+ * BIBIM_ERR_TOO_SMALL if they did not fit. Read-only: any number of threads
+ * may call it at once. */
+bibim_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len, unsigned flags,
+                              bibim_token *tokens, int64_t capacity, int64_t *n_tokens);
+
+/* The bytes of `token` (semantics of bibim_token_piece): SentencePiece's
+ * "▁" becomes a space and <0xNN> its byte; byte-level BPE text is mapped
+ * back to bytes; control and unknown-type tokens are "" unless
+ * BIBIM_PIECE_SPECIAL; user-defined tokens are their text. Writes up to
+ * `capacity` bytes and returns the full length, or -1 for an id out of
+ * range. Read-only. */
+int64_t tokenizer_piece(const tokenizer *tok, bibim_token token, unsigned flags, char *buf, size_t capacity);
+
+/* -1 if the model has none. */
+bibim_token tokenizer_bos(const tokenizer *tok);
+bibim_token tokenizer_eos(const tokenizer *tok);
+
+/* 1 if `token` ends a turn: eos, eot, eom, and the tokens llama.cpp treats as
+ * end of generation by their text (<|eot_id|>, <|im_end|>, <|endoftext|>, ...). */
+int tokenizer_is_end(const tokenizer *tok, bibim_token token);
+
+/* ------------------------------------------------------------------------ */
+/* Internals shared by tokenizer.c, tokenizer_spm.c and tokenizer_bpe.c     */
+/* ------------------------------------------------------------------------ */
+
+/* llama.cpp's token types (tokenizer.ggml.token_type). */
+enum {
+    TOKEN_TYPE_UNDEFINED = 0,
+    TOKEN_TYPE_NORMAL = 1,
+    TOKEN_TYPE_UNKNOWN = 2,
+    TOKEN_TYPE_CONTROL = 3,
+    TOKEN_TYPE_USER_DEFINED = 4,
+    TOKEN_TYPE_UNUSED = 5,
+    TOKEN_TYPE_BYTE = 6
+};
+
+typedef enum tokenizer_kind { TOKENIZER_SPM, TOKENIZER_BPE } tokenizer_kind;
+
+/* Open-addressing hash table from token text to id. */
+typedef struct token_index {
+    int32_t *slots; /* token id, or -1 for an empty slot */
+    uint64_t mask;  /* number of slots - 1 (a power of two minus one) */
+} token_index;
+
+/* A BPE merge: (left, right) -> result, with its rank (lower merges first). */
+typedef struct bpe_merge {
+    uint64_t pair; /* left id << 32 | right id; UINT64_MAX for an empty slot */
+    int32_t rank;
+    int32_t result;
+} bpe_merge;
+
+struct tokenizer {
+    tokenizer_kind kind;
+    pretok_kind pre;   /* BPE only */
+    int32_t n_vocab;
+    char *text;        /* every token's text, back to back */
+    uint64_t *offsets; /* token i is text[offsets[i] .. offsets[i + 1]) */
+    float *scores;     /* SPM merge priority (higher first) */
+    uint8_t *types;    /* TOKEN_TYPE_* */
+    uint8_t *is_end;   /* 1 for end-of-generation tokens */
+    token_index index;
+    bpe_merge *merges; /* BPE: hash table keyed by pair */
+    uint64_t merges_mask;
+    int32_t *specials; /* ids recognised in text before tokenizing, longest text first */
+    int32_t n_specials;
+    int32_t byte_tokens[256]; /* SPM: <0xNN> (or the byte itself as a token); BPE: the byte's character; -1: none */
+    bibim_token bos, eos, unk;
+    int add_bos, add_eos, add_space_prefix;
+    int ignore_merges; /* BPE: a word that is a token is not merged (Llama 3) */
+};
+
+/* The text of token `id` (in range). */
+static inline const char *token_text(const tokenizer *tok, int32_t id, size_t *len) {
+    *len = (size_t)(tok->offsets[id + 1] - tok->offsets[id]);
+    return tok->text + tok->offsets[id];
+}
+
+/* The id of the token whose text is s[0..len), or -1. */
+int32_t token_find(const tokenizer *tok, const char *s, size_t len);
+
+/* Where tokens go: the caller's buffer up to its capacity, and a count that
+ * keeps going past it (so the caller learns the size it needs). */
+typedef struct token_sink {
+    bibim_token *tokens;
+    int64_t capacity;
+    int64_t n;
+} token_sink;
+
+static inline void sink_push(token_sink *sink, bibim_token t) {
+    if (sink->n < sink->capacity) sink->tokens[sink->n] = t;
+    sink->n++;
+}
+
+/* A min-heap of candidate merges, shared by both algorithms: the smallest
+ * key comes out first. */
+typedef struct merge_candidate {
+    uint64_t key;  /* priority; ties are broken inside the key by the left position */
+    int32_t left;  /* index of the left symbol */
+    int32_t right; /* index of the right symbol */
+    int32_t token; /* the merged token */
+    uint32_t size; /* SPM: bytes of the merged text, to notice stale candidates */
+} merge_candidate;
+
+typedef struct merge_heap {
+    merge_candidate *items;
+    size_t n, cap;
+} merge_heap;
+
+/* 0 on success, -1 if memory ran out. */
+int heap_push(merge_heap *h, merge_candidate c);
+/* Removes the smallest; the heap must not be empty. */
+merge_candidate heap_pop(merge_heap *h);
+
+/* Tokenize one piece of text (no special tokens in it) and push the ids.
+ * `prefix_space`: SPM only, add the leading "▁". Return BIBIM_OK or
+ * BIBIM_ERR_NOMEM. */
+bibim_status spm_encode(const tokenizer *tok, const char *text, size_t len, int prefix_space, token_sink *sink);
+bibim_status bpe_encode(const tokenizer *tok, const char *text, size_t len, token_sink *sink);
+
+/* Fills tok->merges from the n strings of the merges array at key index
+ * kv (rank = index); skips what tok->merges documents. 0, or -1 if memory
+ * ran out. */
+int bpe_build_merges(tokenizer *tok, bibim_gguf *gguf, int64_t kv, uint64_t n);
+
+/* Rendering of a normal token's text: SPM unescapes "▁", BPE maps the
+ * byte-level characters back to bytes. Writes up to `capacity` bytes and
+ * returns the full length. */
+size_t spm_render(const char *text, size_t len, char *buf, size_t capacity);
+size_t bpe_render(const char *text, size_t len, char *buf, size_t capacity);
+
+/* Byte-level BPE's character for byte b (GPT-2's bytes_to_unicode). */
+uint32_t bpe_byte_char(uint8_t b);
+
+#endif
