@@ -5,7 +5,7 @@
  * overflow-checked 64-bit arithmetic, before it is used or sizes an
  * allocation. After open the handle is an index into the map — one
  * descriptor per key and per tensor, an offset table per string array and
- * two hash indexes — and no value is copied.
+ * two sorted name indexes — and no value is copied.
  *
  *   header       "GGUF" u32 version, u64 tensor count, u64 key count
  *   key/values   string key, u32 type, value          (key count times)
@@ -46,7 +46,7 @@
     } while (0)
 
 typedef struct gguf_kv {
-    bibim_str key;         /* must stay the first member: see gguf_name_table */
+    bibim_str key;
     uint64_t key_offset;   /* file offset of the key's length field, for messages */
     uint32_t type;
     uint32_t elem_type;    /* arrays: the element type; else the value's own type */
@@ -57,7 +57,7 @@ typedef struct gguf_kv {
 } gguf_kv;
 
 typedef struct gguf_tensor {
-    bibim_str name;       /* must stay the first member: see gguf_name_table */
+    bibim_str name;
     uint64_t info_offset; /* file offset of the tensor info, for messages */
     uint32_t type;
     uint32_t n_dims;
@@ -67,21 +67,18 @@ typedef struct gguf_tensor {
     uint64_t n_bytes;
 } gguf_tensor;
 
-/* Open addressing from names to record indexes; a slot holds index + 1, so
- * zero marks it empty. */
-typedef struct gguf_name_index {
-    uint64_t *slots;
-    uint64_t mask;
-} gguf_name_index;
+/* Names (keys, tensor names) sorted bytewise, for binary search. A sort
+ * rather than a hash keeps the worst case at O(n log n) whatever names a
+ * hostile file chooses. */
+typedef struct gguf_name_entry {
+    bibim_str name;
+    uint64_t index; /* of the kv or tensor */
+} gguf_name_entry;
 
-/* Where an index finds its names: a bibim_str at `first`, then one every
- * `stride` bytes (the key of each gguf_kv, the name of each gguf_tensor), so
- * one implementation serves both. */
-typedef struct gguf_name_table {
-    const char *first;
-    size_t stride;
+typedef struct gguf_name_index {
+    gguf_name_entry *entries;
     uint64_t n;
-} gguf_name_table;
+} gguf_name_index;
 
 struct bibim_gguf {
     const uint8_t *data;
@@ -272,68 +269,56 @@ static bibim_status gguf_read_str(gguf_parser *p, const char *field, bibim_str *
 /* Name indexes (keys, tensor names)                                        */
 /* ------------------------------------------------------------------------ */
 
-static uint64_t gguf_hash(const char *s, uint64_t len) {
-    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
-    for (uint64_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
-    return h;
+static int gguf_name_compare(const char *a, uint64_t a_len, const char *b, uint64_t b_len) {
+    int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+    if (c != 0) return c;
+    return a_len < b_len ? -1 : a_len > b_len;
 }
 
-static bibim_str gguf_name_at(const gguf_name_table *t, uint64_t i) {
-    bibim_str s;
-    memcpy(&s, t->first + i * t->stride, sizeof s);
-    return s;
+/* Orders by name, then by index, so equal names sit together in file order. */
+static int gguf_entry_compare(const void *a, const void *b) {
+    const gguf_name_entry *x = a, *y = b;
+    int c = gguf_name_compare(x->name.ptr, x->name.len, y->name.ptr, y->name.len);
+    if (c != 0) return c;
+    return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static gguf_name_table gguf_key_table(const bibim_gguf *g) {
-    gguf_name_table t = {(const char *)g->kvs, sizeof(gguf_kv), g->n_kv};
-    return t;
-}
-
-static gguf_name_table gguf_tensor_table(const bibim_gguf *g) {
-    gguf_name_table t = {(const char *)g->tensors, sizeof(gguf_tensor), g->n_tensors};
-    return t;
-}
-
-/* The slot holding `name`, or the empty slot where it would go. */
-static uint64_t gguf_index_slot(const gguf_name_index *ix, const gguf_name_table *t, const char *name,
-                                uint64_t len) {
-    uint64_t slot = gguf_hash(name, len) & ix->mask;
-    while (ix->slots[slot] != 0) {
-        bibim_str s = gguf_name_at(t, ix->slots[slot] - 1);
-        if (s.len == len && memcmp(s.ptr, name, len) == 0) break;
-        slot = (slot + 1) & ix->mask;
+static int64_t gguf_index_find(const gguf_name_index *ix, const char *name, uint64_t len) {
+    uint64_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        const bibim_str *s = &ix->entries[mid].name;
+        int c = gguf_name_compare(s->ptr, s->len, name, len);
+        if (c == 0) return (int64_t)ix->entries[mid].index;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
     }
-    return slot;
+    return -1;
 }
 
-static int64_t gguf_index_find(const gguf_name_index *ix, const gguf_name_table *t, const char *name,
-                               uint64_t len) {
-    if (!ix->slots) return -1;
-    uint64_t slot = gguf_index_slot(ix, t, name, len);
-    return ix->slots[slot] ? (int64_t)(ix->slots[slot] - 1) : -1;
-}
-
-/* Indexes every name of `t`. Returns BIBIM_ERR_FORMAT at the first name seen
- * twice, with *first and *again the indexes of its two records. */
-static bibim_status gguf_index_build(gguf_name_index *ix, const gguf_name_table *t, uint64_t *first,
-                                     uint64_t *again) {
-    if (t->n == 0) return BIBIM_OK;
-    uint64_t n_slots = 16;
-    while (n_slots < 2 * t->n) n_slots *= 2; /* n is bounded by the file size, so this cannot overflow */
-    ix->slots = calloc(n_slots, sizeof *ix->slots);
-    if (!ix->slots) return BIBIM_ERR_NOMEM;
-    ix->mask = n_slots - 1;
-    for (uint64_t i = 0; i < t->n; i++) {
-        bibim_str s = gguf_name_at(t, i);
-        uint64_t slot = gguf_index_slot(ix, t, s.ptr, s.len);
-        if (ix->slots[slot] != 0) {
-            *first = ix->slots[slot] - 1;
-            *again = i;
-            return BIBIM_ERR_FORMAT;
-        }
-        ix->slots[slot] = i + 1;
-    }
+static bibim_status gguf_index_alloc(gguf_name_index *ix, uint64_t n) {
+    if (n == 0) return BIBIM_OK;
+    ix->entries = malloc(n * sizeof *ix->entries); /* n records were parsed, so this is bounded by the file */
+    if (!ix->entries) return BIBIM_ERR_NOMEM;
+    ix->n = n;
     return BIBIM_OK;
+}
+
+/* Sorts the filled entries. Returns BIBIM_ERR_FORMAT if a name occurs
+ * twice, with *first and *again the record indexes of the duplicate whose
+ * second occurrence comes earliest in the file. */
+static bibim_status gguf_index_sort(gguf_name_index *ix, uint64_t *first, uint64_t *again) {
+    if (ix->n == 0) return BIBIM_OK;
+    qsort(ix->entries, ix->n, sizeof *ix->entries, gguf_entry_compare);
+    *again = UINT64_MAX;
+    for (uint64_t i = 0; i + 1 < ix->n; i++) {
+        const gguf_name_entry *a = &ix->entries[i], *b = &ix->entries[i + 1];
+        if (gguf_name_compare(a->name.ptr, a->name.len, b->name.ptr, b->name.len) == 0 && b->index < *again) {
+            *first = a->index;
+            *again = b->index;
+        }
+    }
+    return *again == UINT64_MAX ? BIBIM_OK : BIBIM_ERR_FORMAT;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -571,11 +556,10 @@ static bibim_status gguf_parse_kvs(gguf_parser *p, uint64_t n_kv) {
 
 static bibim_status gguf_index_keys(gguf_parser *p) {
     bibim_gguf *g = p->g;
-    gguf_name_table t = gguf_key_table(g);
     uint64_t first = 0, again = 0;
-    bibim_status st = gguf_index_build(&g->key_index, &t, &first, &again);
-    if (st == BIBIM_ERR_NOMEM) return gguf_out_of_memory(p, "the key index");
-    if (st != BIBIM_OK) {
+    if (gguf_index_alloc(&g->key_index, g->n_kv) != BIBIM_OK) return gguf_out_of_memory(p, "the key index");
+    for (uint64_t i = 0; i < g->n_kv; i++) g->key_index.entries[i] = (gguf_name_entry){g->kvs[i].key, i};
+    if (gguf_index_sort(&g->key_index, &first, &again) != BIBIM_OK) {
         gguf_describe_record(p, "key", "at", g->kvs[again].key, g->kvs[again].key_offset);
         return gguf_fail(p, BIBIM_ERR_FORMAT, "duplicate key: it appeared first at byte %" PRIu64,
                          g->kvs[first].key_offset);
@@ -585,9 +569,8 @@ static bibim_status gguf_index_keys(gguf_parser *p) {
 
 static bibim_status gguf_read_alignment(gguf_parser *p) {
     bibim_gguf *g = p->g;
-    gguf_name_table t = gguf_key_table(g);
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
-    int64_t i = gguf_index_find(&g->key_index, &t, GGUF_KEY_ALIGNMENT, strlen(GGUF_KEY_ALIGNMENT));
+    int64_t i = gguf_index_find(&g->key_index, GGUF_KEY_ALIGNMENT, strlen(GGUF_KEY_ALIGNMENT));
     if (i < 0) return BIBIM_OK;
     const gguf_kv *kv = &g->kvs[i];
     gguf_describe_record(p, "key", "at", kv->key, kv->key_offset);
@@ -694,14 +677,14 @@ static bibim_status gguf_parse_tensors(gguf_parser *p, uint64_t n_tensors) {
 
 static bibim_status gguf_index_tensors(gguf_parser *p) {
     bibim_gguf *g = p->g;
-    gguf_name_table t = gguf_tensor_table(g);
     uint64_t first = 0, again = 0;
-    bibim_status st = gguf_index_build(&g->tensor_index, &t, &first, &again);
-    if (st == BIBIM_ERR_NOMEM) return gguf_out_of_memory(p, "the tensor index");
-    if (st != BIBIM_OK) {
+    if (gguf_index_alloc(&g->tensor_index, g->n_tensors) != BIBIM_OK) return gguf_out_of_memory(p, "the tensor index");
+    for (uint64_t i = 0; i < g->n_tensors; i++) g->tensor_index.entries[i] = (gguf_name_entry){g->tensors[i].name, i};
+    if (gguf_index_sort(&g->tensor_index, &first, &again) != BIBIM_OK) {
         gguf_describe_record(p, "tensor", "info at", g->tensors[again].name, g->tensors[again].info_offset);
-        return gguf_fail(p, BIBIM_ERR_FORMAT, "duplicate tensor name: the tensor whose info is at byte %" PRIu64
-                         " has it too", g->tensors[first].info_offset);
+        return gguf_fail(p, BIBIM_ERR_FORMAT,
+                         "duplicate tensor name: the tensor whose info is at byte %" PRIu64 " has it too",
+                         g->tensors[first].info_offset);
     }
     return BIBIM_OK;
 }
@@ -805,8 +788,8 @@ static void gguf_release(bibim_gguf *g) {
     for (uint64_t i = 0; i < g->n_kv; i++) free(g->kvs[i].str_offsets);
     free(g->kvs);
     free(g->tensors);
-    free(g->key_index.slots);
-    free(g->tensor_index.slots);
+    free(g->key_index.entries);
+    free(g->tensor_index.entries);
     if (g->map) munmap(g->map, g->size);
     g->kvs = NULL;
     g->tensors = NULL;
@@ -919,8 +902,7 @@ int64_t bibim_gguf_n_kv(const bibim_gguf *gguf) { return gguf ? (int64_t)gguf->n
 
 int64_t bibim_gguf_find_key(const bibim_gguf *gguf, const char *key) {
     if (!gguf || !key) return -1;
-    gguf_name_table t = gguf_key_table(gguf);
-    return gguf_index_find(&gguf->key_index, &t, key, strlen(key));
+    return gguf_index_find(&gguf->key_index, key, strlen(key));
 }
 
 bibim_str bibim_gguf_key(const bibim_gguf *gguf, int64_t kv_index) {
@@ -1226,8 +1208,7 @@ int64_t bibim_gguf_n_tensors(const bibim_gguf *gguf) { return gguf ? (int64_t)gg
 
 int64_t bibim_gguf_find_tensor(const bibim_gguf *gguf, const char *name) {
     if (!gguf || !name) return -1;
-    gguf_name_table t = gguf_tensor_table(gguf);
-    return gguf_index_find(&gguf->tensor_index, &t, name, strlen(name));
+    return gguf_index_find(&gguf->tensor_index, name, strlen(name));
 }
 
 bibim_status bibim_gguf_tensor(const bibim_gguf *gguf, int64_t index, bibim_tensor_info *info) {

@@ -395,6 +395,54 @@ static int test_duplicate_key(void) {
     return 0;
 }
 
+/* Of several duplicates, the one whose second occurrence comes first in
+ * the file is reported. */
+static int test_duplicate_key_reported_in_file_order(void) {
+    buf b = {0};
+    put_header(&b, 3, 0, 4);
+    put_kv_u32(&b, "zz", 1);
+    put_kv_u32(&b, "aa", 1);
+    put_kv_u32(&b, "zz", 2);
+    put_kv_u32(&b, "aa", 2);
+    EXPECT(&b, BIBIM_ERR_FORMAT, "key 'zz' (at byte 60): duplicate key: it appeared first at byte 24");
+    buf_free(&b);
+    return 0;
+}
+
+/* Many keys and tensors: every one is found, in O(log n) each. */
+static int test_many_keys_and_tensors(void) {
+    enum { N = 100000 };
+    static const uint64_t ne[1] = {8};
+    buf b = {0};
+    char name[32];
+    put_header(&b, 3, N, N);
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "key.%u", (i * 7919u) % N);
+        put_kv_u32(&b, name, i);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "t%u", N - i);
+        put_info(&b, name, 1, ne, BIBIM_TYPE_F32, (uint64_t)i * 32);
+    }
+    pad_to(&b, 32);
+    put_zeros(&b, (size_t)N * 32);
+    bibim_gguf *g = NULL;
+    CHECKF(bibim_gguf_open_memory(b.data, b.len, NAME, &g) == BIBIM_OK, "%s", bibim_gguf_errmsg(g));
+    int found = 0;
+    for (uint32_t i = 0; i < N; i += 997) {
+        uint32_t v = 0;
+        snprintf(name, sizeof name, "key.%u", (i * 7919u) % N);
+        found += bibim_gguf_find_key(g, name) == (int64_t)i && bibim_gguf_get_u32(g, name, &v) == BIBIM_OK && v == i;
+        snprintf(name, sizeof name, "t%u", N - i);
+        found += bibim_gguf_find_tensor(g, name) == (int64_t)i;
+    }
+    CHECKF(found == 2 * ((N + 996) / 997), "%d found", found);
+    CHECK(bibim_gguf_find_key(g, "key.100000") == -1 && bibim_gguf_find_tensor(g, "t0") == -1);
+    bibim_gguf_free(g);
+    buf_free(&b);
+    return 0;
+}
+
 static void build_array(buf *b, uint32_t elem_type, uint64_t count) {
     put_header(b, 3, 0, 1);
     put_key(b, "arr", BIBIM_GGUF_ARRAY);
@@ -773,6 +821,8 @@ int main(void) {
     RUN(test_unknown_value_types);
     RUN(test_bools);
     RUN(test_duplicate_key);
+    RUN(test_duplicate_key_reported_in_file_order);
+    RUN(test_many_keys_and_tensors);
     RUN(test_huge_arrays);
     RUN(test_unknown_array_element_type);
     RUN(test_deep_nesting);
