@@ -85,8 +85,6 @@ static int16_t load_i16(const unsigned char *p) {
     return v;
 }
 
-static int is_q8_1_act(bibim_type act_type) { return act_type == BIBIM_TYPE_Q8_1; }
-
 /* Alignment a pointer of this type needs (block structs: their f16 fields). */
 static size_t row_alignment(bibim_type type) {
     if (type == BIBIM_TYPE_F32 || type == BIBIM_TYPE_Q8_K) return 4;
@@ -206,7 +204,7 @@ static double exact_reference(const dot_case *c, double *magnitude) {
         sum += (double)c->wd[i] * c->a[i];
         mag += fabs((double)c->wd[i] * c->a[i]);
     }
-    if (is_q8_1_act(c->k->act_type)) {
+    if (c->k->act_type == BIBIM_TYPE_Q8_1) {
         for (int64_t b = 0; b < c->n / 32; b++) {
             const double term = weight_block_min(c->kind->type, c->wq, b) * q8_1_s_excess(c->act, b);
             sum += term;
@@ -257,7 +255,7 @@ static double float_reference(const dot_case *c, double *tolerance, double *magn
         mag += fabs((double)c->wd[i] * c->x[i]);
         tol += fabs((double)c->wd[i]) * act_error_bound(c, i);
     }
-    if (is_q8_1_act(c->k->act_type)) {
+    if (c->k->act_type == BIBIM_TYPE_Q8_1) {
         for (int64_t b = 0; b < c->n / 32; b++) {
             tol += fabs(weight_block_min(c->kind->type, c->wq, b) * q8_1_s_excess(c->act, b));
         }
@@ -300,6 +298,9 @@ static int test_kernel_table(void) {
         CHECK(k->quantize_act != NULL && k->dot != NULL);
         CHECK(dot_kernel_for(weight_kinds[t].type) == k);
     }
+    /* The activation blocks' sizes this test decodes by. */
+    CHECK(bibim_type_row_bytes(BIBIM_TYPE_Q8_1, 32) == Q8_1_BYTES);
+    CHECK(bibim_type_row_bytes(BIBIM_TYPE_Q8_K, QK_K) == Q8_K_BYTES);
     /* Every other id, known or not, has no kernel. */
     for (uint32_t id = 0; id < 64; id++) {
         int listed = 0;
