@@ -15,6 +15,7 @@ enum {
 /* Each subcommand: argv[0] is the subcommand's name. */
 int cmd_info(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 
 /* Prints "bibim <cmd>: <message>\n" on stderr; returns EXIT_USAGE. */

@@ -1,0 +1,154 @@
+/* context.c — creating contexts and evaluating tokens into their KV cache. */
+#include "context.h"
+#include "kernels.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { DEFAULT_N_CTX_CAP = 4096, DEFAULT_N_BATCH = 512 };
+
+bibim_context_params bibim_context_default_params(void) {
+    bibim_context_params p = {.n_ctx = 0, .n_threads = 0, .n_batch = 0};
+    return p;
+}
+
+static bibim_status context_fail(bibim_context *c, bibim_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bibim_status context_fail(bibim_context *c, bibim_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+const char *bibim_context_errmsg(const bibim_context *c) { return c ? c->errmsg : "no context"; }
+uint32_t bibim_context_n_ctx(const bibim_context *c) { return c->n_ctx; }
+uint32_t bibim_context_n_past(const bibim_context *c) { return c->n_past; }
+const float *bibim_context_logits(const bibim_context *c) { return c->has_logits ? c->logits : NULL; }
+
+static void free_scratch(forward_scratch *s) {
+    free(s->x), free(s->xb), free(s->q), free(s->k), free(s->v), free(s->att);
+    free(s->gate), free(s->up), free(s->out), free(s->act), free(s->scores), free(s->q16);
+}
+
+void bibim_context_free(bibim_context *c) {
+    if (!c) return;
+    threadpool_free(c->pool);
+    free(c->kv.k);
+    free(c->kv.v);
+    free_scratch(&c->s);
+    free(c->logits);
+    free(c);
+}
+
+static void *alloc_floats(int64_t n) { return malloc((size_t)(n > 0 ? n : 1) * sizeof(float)); }
+
+static bibim_status alloc_buffers(bibim_context *c) {
+    const llama_hparams *hp = &c->model->hp;
+    forward_scratch *s = &c->s;
+    int64_t nb = c->n_batch, q_dim = (int64_t)hp->n_head * hp->head_dim;
+    int64_t widest = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
+    if (q_dim > widest) widest = q_dim;
+    int n_threads = threadpool_n_threads(c->pool);
+    c->kv.kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    size_t kv_elems = (size_t)hp->n_layer * c->n_ctx * (size_t)c->kv.kv_dim;
+    c->kv.k = malloc(kv_elems * sizeof(uint16_t));
+    c->kv.v = malloc(kv_elems * sizeof(uint16_t));
+    s->x = alloc_floats(nb * hp->n_embd);
+    s->xb = alloc_floats(nb * hp->n_embd);
+    s->q = alloc_floats(nb * q_dim);
+    s->k = alloc_floats(nb * c->kv.kv_dim);
+    s->v = alloc_floats(nb * c->kv.kv_dim);
+    s->att = alloc_floats(nb * q_dim);
+    s->gate = alloc_floats(nb * hp->n_ff);
+    s->up = alloc_floats(nb * hp->n_ff);
+    s->out = alloc_floats(nb * widest);
+    /* F32 is the widest activation type: 4 bytes an element. */
+    s->act_row_stride = ((size_t)widest * 4 + 63) & ~(size_t)63;
+    s->act = malloc(s->act_row_stride * (size_t)nb);
+    s->scores = alloc_floats((int64_t)n_threads * c->n_ctx);
+    s->q16 = malloc((size_t)n_threads * (size_t)hp->head_dim * sizeof(uint16_t));
+    c->logits = alloc_floats(hp->n_vocab);
+    if (!c->kv.k || !c->kv.v || !s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up ||
+        !s->out || !s->act || !s->scores || !s->q16 || !c->logits)
+        return context_fail(c, BIBIM_ERR_NOMEM, "out of memory for a context of %u tokens (KV cache %.1f MiB)",
+                            c->n_ctx, 2.0 * (double)kv_elems * 2 / (1 << 20));
+    return BIBIM_OK;
+}
+
+bibim_status bibim_context_create(const bibim_model *model, const bibim_context_params *params,
+                                  bibim_context **out) {
+    if (!out) return BIBIM_ERR_INVALID_ARG;
+    bibim_context_params defaults = bibim_context_default_params();
+    const bibim_context_params *p = params ? params : &defaults;
+    bibim_context *c = calloc(1, sizeof *c);
+    *out = c;
+    if (!c) return BIBIM_ERR_NOMEM;
+    if (!model) return context_fail(c, BIBIM_ERR_INVALID_ARG, "no model given");
+    if (model->vocab_only)
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "the model was loaded with vocab_only: it has no weights");
+    c->model = model;
+    const llama_hparams *hp = &model->hp;
+    if (p->n_threads < 0 || p->n_threads > 1024)
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "n_threads is %d; it must be from 0 to 1024", p->n_threads);
+    c->n_ctx = p->n_ctx ? p->n_ctx
+                        : (uint32_t)(hp->n_ctx_train < DEFAULT_N_CTX_CAP ? hp->n_ctx_train : DEFAULT_N_CTX_CAP);
+    if (c->n_ctx > (1u << 24))
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "n_ctx %u is larger than 16777216", c->n_ctx);
+    c->n_batch = p->n_batch ? p->n_batch : DEFAULT_N_BATCH;
+    if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
+    for (int l = 0; l < hp->n_layer; l++) {
+        /* Every matrix needs a dot kernel; the model loader checked the types are known. */
+        const layer_weights *w = &model->layers[l];
+        const matrix *ms[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+            if (!dot_kernel_for(ms[i]->type))
+                return context_fail(c, BIBIM_ERR_UNSUPPORTED, "layer %d: no kernel for weights of type %s", l,
+                                    bibim_type_name(ms[i]->type));
+    }
+    if (!dot_kernel_for(model->output.type))
+        return context_fail(c, BIBIM_ERR_UNSUPPORTED, "no kernel for output weights of type %s",
+                            bibim_type_name(model->output.type));
+    int n_threads = p->n_threads ? p->n_threads : threadpool_physical_cores();
+    c->pool = threadpool_create(n_threads);
+    if (!c->pool) return context_fail(c, BIBIM_ERR_NOMEM, "cannot start %d threads", n_threads);
+    return alloc_buffers(c);
+}
+
+bibim_status bibim_context_eval(bibim_context *c, const bibim_token *tokens, int64_t n, float *all_logits) {
+    if (!c || !c->pool) return BIBIM_ERR_INVALID_ARG;
+    if (n <= 0 || !tokens) return context_fail(c, BIBIM_ERR_INVALID_ARG, "no tokens to evaluate");
+    if (n > (int64_t)(c->n_ctx - c->n_past))
+        return context_fail(c, BIBIM_ERR_CONTEXT_FULL,
+                            "%lld tokens do not fit: the context holds %u of %u positions", (long long)n, c->n_past,
+                            c->n_ctx);
+    int32_t n_vocab = c->model->hp.n_vocab;
+    for (int64_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return context_fail(c, BIBIM_ERR_INVALID_ARG, "token %d at index %lld is out of range [0, %d)",
+                                tokens[i], (long long)i, n_vocab);
+    for (int64_t done = 0; done < n;) {
+        int64_t chunk = n - done < c->n_batch ? n - done : c->n_batch;
+        float *rows = all_logits ? all_logits + done * n_vocab : NULL;
+        bibim_status st = forward_batch(c, tokens + done, chunk, rows);
+        if (st != BIBIM_OK) return st;
+        c->n_past += (uint32_t)chunk;
+        done += chunk;
+    }
+    c->has_logits = 1;
+    return BIBIM_OK;
+}
+
+bibim_status bibim_context_truncate(bibim_context *c, uint32_t n_keep) {
+    if (!c) return BIBIM_ERR_INVALID_ARG;
+    if (n_keep > c->n_past)
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "cannot keep %u positions: the context holds %u", n_keep,
+                            c->n_past);
+    if (n_keep < c->n_past) c->has_logits = 0; /* the logits belonged to a forgotten token */
+    c->n_past = n_keep;
+    return BIBIM_OK;
+}

@@ -1,0 +1,221 @@
+/* forward.c — the Llama forward pass over a batch of tokens.
+ *
+ * The arithmetic follows llama.cpp's CPU path step by step (F16 KV cache,
+ * activations converted to each weight type's dot-product partner, RoPE
+ * angles by repeated multiplication) so that logits agree with it closely;
+ * see kernels.h for the matrix products. */
+#include "context.h"
+#include "fp16.h"
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- matrix products: y[t][o] = W[o] . x[t] ---- */
+
+typedef struct matmul_job {
+    const matrix *w;
+    const dot_kernel *kernel;
+    const float *x;
+    int64_t x_stride;
+    const uint8_t *act;
+    size_t act_stride;
+    float *y;
+    int64_t y_stride;
+    int64_t n_tokens;
+    int64_t rows_per_task;
+} matmul_job;
+
+static void quantize_act_task(void *arg, int64_t t, int thread) {
+    (void)thread;
+    const matmul_job *j = arg;
+    j->kernel->quantize_act(j->x + t * j->x_stride, (uint8_t *)j->act + (size_t)t * j->act_stride, j->w->n_in);
+}
+
+static void matmul_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const matmul_job *j = arg;
+    int64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
+    if (r1 > j->w->n_out) r1 = j->w->n_out;
+    /* Each row meets every token while it is in cache. */
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)j->w->data + (size_t)r * j->w->row_bytes;
+        for (int64_t t = 0; t < j->n_tokens; t++)
+            j->kernel->dot(j->w->n_in, row, j->act + (size_t)t * j->act_stride, &j->y[t * j->y_stride + r]);
+    }
+}
+
+static void matmul(bibim_context *c, const matrix *w, const float *x, int64_t x_stride, int64_t n_tokens, float *y,
+                   int64_t y_stride) {
+    matmul_job j = {.w = w, .kernel = dot_kernel_for(w->type), .x = x, .x_stride = x_stride,
+                    .act = c->s.act, .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride,
+                    .n_tokens = n_tokens};
+    threadpool_run(c->pool, quantize_act_task, &j, n_tokens);
+    /* Enough tasks to balance the threads, few enough to keep overhead low. */
+    int64_t n_tasks = (int64_t)threadpool_n_threads(c->pool) * 8;
+    j.rows_per_task = (w->n_out + n_tasks - 1) / n_tasks;
+    if (j.rows_per_task < 4) j.rows_per_task = 4;
+    threadpool_run(c->pool, matmul_task, &j, (w->n_out + j.rows_per_task - 1) / j.rows_per_task);
+}
+
+/* ---- element-wise steps ---- */
+
+/* out = x / rms(x) * weight; the sum of squares in double as ggml does. */
+static void rms_norm(const float *x, const float *weight, float *out, int64_t n, float eps) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    float mean = (float)(sum / (double)n);
+    float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = 0; i < n; i++) out[i] = (x[i] * scale) * weight[i];
+}
+
+/* Rotates adjacent pairs (x[2i], x[2i+1]) of the first n_rot dimensions of
+ * each head by pos * theta^(-2i/n_rot), divided by rope_factors[i] when the
+ * model has them (llama3 scaling). The angle is built by repeated
+ * multiplication, as ggml does, not by powf per pair. */
+static void rope(float *vec, int n_heads, const llama_hparams *hp, const float *rope_factors, int64_t pos) {
+    float cos_sin[2 * 512];
+    int n_pairs = hp->n_rot / 2 < 512 ? hp->n_rot / 2 : 512;
+    float theta_scale = powf(hp->rope_theta, -2.0f / (float)hp->n_rot);
+    float theta = (float)pos;
+    for (int i = 0; i < n_pairs; i++) {
+        float ff = rope_factors ? rope_factors[i] : 1.0f;
+        float angle = hp->rope_freq_scale * (theta / ff);
+        cos_sin[2 * i] = cosf(angle);
+        cos_sin[2 * i + 1] = sinf(angle);
+        theta *= theta_scale;
+    }
+    for (int h = 0; h < n_heads; h++) {
+        float *v = vec + (int64_t)h * hp->head_dim;
+        for (int i = 0; i < n_pairs; i++) {
+            float x0 = v[2 * i], x1 = v[2 * i + 1];
+            v[2 * i] = x0 * cos_sin[2 * i] - x1 * cos_sin[2 * i + 1];
+            v[2 * i + 1] = x0 * cos_sin[2 * i + 1] + x1 * cos_sin[2 * i];
+        }
+    }
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* ---- attention over the cache ---- */
+
+typedef struct attention_job {
+    bibim_context *c;
+    int layer;
+    int64_t n_tokens;
+} attention_job;
+
+/* One (token, head): softmax(q . K^T / sqrt(d)) . V over positions 0..pos.
+ * Like llama.cpp's F16 cache path, q and the probabilities are rounded to
+ * F16 before they meet the F16 keys and values. */
+static void attention_task(void *arg, int64_t task, int thread) {
+    const attention_job *j = arg;
+    bibim_context *c = j->c;
+    const llama_hparams *hp = &c->model->hp;
+    int64_t t = task / hp->n_head, h = task % hp->n_head;
+    int64_t pos = c->n_past + t, hd = hp->head_dim, kv_dim = c->kv.kv_dim;
+    int64_t kv_head = h / (hp->n_head / hp->n_head_kv);
+    const float *q = c->s.q + t * hp->n_head * hd + h * hd;
+    uint16_t *q16 = c->s.q16 + (int64_t)thread * hd;
+    float *scores = c->s.scores + (int64_t)thread * c->n_ctx;
+    const uint16_t *keys = c->kv.k + (int64_t)j->layer * c->n_ctx * kv_dim + kv_head * hd;
+    const uint16_t *values = c->kv.v + (int64_t)j->layer * c->n_ctx * kv_dim + kv_head * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+
+    for (int64_t d = 0; d < hd; d++) q16[d] = fp32_to_fp16(q[d]);
+    float max = -INFINITY;
+    for (int64_t p = 0; p <= pos; p++) {
+        const uint16_t *k = keys + p * kv_dim;
+        float dot = 0;
+        for (int64_t d = 0; d < hd; d++) dot += fp16_to_fp32(q16[d]) * fp16_to_fp32(k[d]);
+        scores[p] = dot * scale;
+        if (scores[p] > max) max = scores[p];
+    }
+    double sum = 0;
+    for (int64_t p = 0; p <= pos; p++) {
+        scores[p] = expf(scores[p] - max);
+        sum += (double)scores[p];
+    }
+    float inv_sum = (float)(1.0 / sum);
+    float *out = c->s.att + t * hp->n_head * hd + h * hd;
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int64_t p = 0; p <= pos; p++) {
+        float prob = fp16_to_fp32(fp32_to_fp16(scores[p] * inv_sum));
+        const uint16_t *v = values + p * kv_dim;
+        for (int64_t d = 0; d < hd; d++) out[d] += prob * fp16_to_fp32(v[d]);
+    }
+}
+
+static void store_kv(bibim_context *c, int layer, int64_t n_tokens) {
+    int64_t kv_dim = c->kv.kv_dim;
+    for (int64_t t = 0; t < n_tokens; t++) {
+        int64_t at = ((int64_t)layer * c->n_ctx + c->n_past + t) * kv_dim;
+        for (int64_t d = 0; d < kv_dim; d++) {
+            c->kv.k[at + d] = fp32_to_fp16(c->s.k[t * kv_dim + d]);
+            c->kv.v[at + d] = fp32_to_fp16(c->s.v[t * kv_dim + d]);
+        }
+    }
+}
+
+/* ---- one layer ---- */
+
+static void attention_block(bibim_context *c, int l, int64_t n) {
+    const llama_hparams *hp = &c->model->hp;
+    const layer_weights *w = &c->model->layers[l];
+    forward_scratch *s = &c->s;
+    int64_t d = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim, kv_dim = c->kv.kv_dim;
+
+    for (int64_t t = 0; t < n; t++) rms_norm(s->x + t * d, w->attn_norm, s->xb + t * d, d, hp->rms_eps);
+    matmul(c, &w->wq, s->xb, d, n, s->q, q_dim);
+    matmul(c, &w->wk, s->xb, d, n, s->k, kv_dim);
+    matmul(c, &w->wv, s->xb, d, n, s->v, kv_dim);
+    for (int64_t t = 0; t < n; t++) {
+        rope(s->q + t * q_dim, hp->n_head, hp, c->model->rope_factors, c->n_past + t);
+        rope(s->k + t * kv_dim, hp->n_head_kv, hp, c->model->rope_factors, c->n_past + t);
+    }
+    store_kv(c, l, n);
+    attention_job job = {c, l, n};
+    threadpool_run(c->pool, attention_task, &job, n * hp->n_head);
+    matmul(c, &w->wo, s->att, q_dim, n, s->out, d);
+    for (int64_t i = 0; i < n * d; i++) s->x[i] += s->out[i];
+}
+
+static void feed_forward_block(bibim_context *c, int l, int64_t n) {
+    const llama_hparams *hp = &c->model->hp;
+    const layer_weights *w = &c->model->layers[l];
+    forward_scratch *s = &c->s;
+    int64_t d = hp->n_embd, ff = hp->n_ff;
+
+    for (int64_t t = 0; t < n; t++) rms_norm(s->x + t * d, w->ffn_norm, s->xb + t * d, d, hp->rms_eps);
+    matmul(c, &w->w_gate, s->xb, d, n, s->gate, ff);
+    matmul(c, &w->w_up, s->xb, d, n, s->up, ff);
+    for (int64_t i = 0; i < n * ff; i++) s->gate[i] = silu(s->gate[i]) * s->up[i];
+    matmul(c, &w->w_down, s->gate, ff, n, s->out, d);
+    for (int64_t i = 0; i < n * d; i++) s->x[i] += s->out[i];
+}
+
+bibim_status forward_batch(bibim_context *c, const bibim_token *tokens, int64_t n, float *all_logits) {
+    const bibim_model *m = c->model;
+    const llama_hparams *hp = &m->hp;
+    forward_scratch *s = &c->s;
+    int64_t d = hp->n_embd;
+
+    for (int64_t t = 0; t < n; t++) {
+        const uint8_t *row = (const uint8_t *)m->token_embd.data + (size_t)tokens[t] * m->token_embd.row_bytes;
+        bibim_dequantize_row(m->token_embd.type, row, s->x + t * d, d);
+    }
+    for (int l = 0; l < hp->n_layer; l++) {
+        attention_block(c, l, n);
+        feed_forward_block(c, l, n);
+    }
+    /* Logits: of every token if asked, else of the last one only. */
+    int64_t first = all_logits ? 0 : n - 1;
+    for (int64_t t = first; t < n; t++) rms_norm(s->x + t * d, m->output_norm, s->xb + t * d, d, hp->rms_eps);
+    if (all_logits) {
+        matmul(c, &m->output, s->xb, d, n, all_logits, hp->n_vocab);
+        memcpy(c->logits, all_logits + (n - 1) * hp->n_vocab, (size_t)hp->n_vocab * sizeof(float));
+    } else {
+        matmul(c, &m->output, s->xb + (n - 1) * d, d, 1, c->logits, hp->n_vocab);
+    }
+    return BIBIM_OK;
+}
