@@ -54,6 +54,10 @@ int32_t tokenizer_n_vocab(const tokenizer *tok);
  *     always are, as in llama.cpp and Hugging Face. Longer tokens are
  *     matched first.
  *   - Bytes that are not valid UTF-8 become byte tokens, one per byte.
+ *   - A character the vocabulary cannot spell: SentencePiece uses its bytes'
+ *     <0xNN> tokens, or the unknown token (once per character) if one is
+ *     missing; byte-level BPE drops a byte that has no token, as llama.cpp
+ *     does (real vocabularies have all 256).
  * Writes up to `capacity` tokens and the full count to *n_tokens;
  * BIBIM_ERR_TOO_SMALL if they did not fit. Read-only: any number of threads
  * may call it at once. */

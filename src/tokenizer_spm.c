@@ -98,18 +98,22 @@ static int merge_all(spm_session *s, int32_t n) {
     return 0;
 }
 
-/* A symbol that is no token becomes its bytes' tokens (the unknown token for
- * a byte the vocabulary has no token for). */
+/* A symbol that is no token becomes its bytes' <0xNN> tokens; if the
+ * vocabulary lacks one of them, the unknown token stands for the whole
+ * character (as SentencePiece without byte fallback does). */
 static void emit(const spm_session *s, const spm_symbol *sym, token_sink *sink) {
     if (sym->token >= 0) {
         sink_push(sink, sym->token);
         return;
     }
+    const unsigned char *bytes = (const unsigned char *)s->text + sym->start;
     for (uint32_t i = 0; i < sym->len; i++) {
-        int32_t t = s->tok->byte_tokens[(unsigned char)s->text[sym->start + i]];
-        if (t < 0) t = s->tok->unk;
-        if (t >= 0) sink_push(sink, t);
+        if (s->tok->byte_tokens[bytes[i]] < 0) {
+            if (s->tok->unk >= 0) sink_push(sink, s->tok->unk);
+            return;
+        }
     }
+    for (uint32_t i = 0; i < sym->len; i++) sink_push(sink, s->tok->byte_tokens[bytes[i]]);
 }
 
 bibim_status spm_encode(const tokenizer *tok, const char *text, size_t len, int prefix_space, token_sink *sink) {
