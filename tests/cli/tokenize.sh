@@ -50,6 +50,8 @@ if [ -f "$SPM_VOCAB" ]; then
     expect_out spm_special "1 1 15043" "$BIBIM" tokenize -m "$SPM_VOCAB" --special "<s>Hello"
     expect_out spm_special_as_text "1 529 29879 29958 10994" "$BIBIM" tokenize -m "$SPM_VOCAB" "<s>Hello"
     expect_out spm_empty "1" "$BIBIM" tokenize -m "$SPM_VOCAB" ""
+    expect_out spm_dash_text "1 448 29945" "$BIBIM" tokenize -m "$SPM_VOCAB" -- -5
+    expect usage_two_texts 1 "$BIBIM" tokenize -m "$SPM_VOCAB" a b
     printf 'Hello\n' >"$TMP/hello.txt"
     expect_out spm_file_exact_bytes "1 15043 13" "$BIBIM" tokenize -m "$SPM_VOCAB" -f "$TMP/hello.txt"
     expect_out spm_pieces "$(printf '1\t<s>\n15043\t Hello\n13\t\\n')" \
