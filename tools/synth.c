@@ -706,10 +706,19 @@ static void print_summary(const synth_options *opt, const model_plan *mp, double
             (double)mp->n_params / 1e6, (long long)mp->n_tensors, bibim_ftype_name(opt->ftype), seconds);
 }
 
+/* The writer would only find out when renaming, after writing everything. */
+static int output_is_directory(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    fprintf(stderr, "bibim " CMD ": cannot write %s: it is a directory\n", path);
+    return 1;
+}
+
 int cmd_synth(int argc, char **argv) {
     synth_options opt;
     int rc = parse_options(argc, argv, &opt);
     if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (output_is_directory(opt.out_path)) return EXIT_INPUT;
     double start = now_seconds();
 
     synth_vocab vocab;

@@ -191,6 +191,8 @@ gcheck "$TMP/k.gguf" \
 
 expect synth_unwritable 2 "$BIBIM" synth -o "$TMP/no/such/dir/x.gguf"
 grep -q "no/such/dir/x.gguf" "$TMP/err" && pass synth_unwritable_named || fail synth_unwritable_named "$(cat "$TMP/err")"
+expect synth_output_is_directory 2 "$BIBIM" synth -o "$TMP"
+grep -q "directory" "$TMP/err" && pass synth_output_is_directory_named || fail synth_output_is_directory_named "$(cat "$TMP/err")"
 
 # --- tokenizer import -----------------------------------------------------
 if [ -f "$LLAMA3_JSON" ]; then
