@@ -59,7 +59,7 @@ $(BUILD)/bibim: $(TOOL_OBJ) $(BUILD)/libbibim.a
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libbibim.a $(TOOL_LIBS) $(LDLIBS_CORE)
 
 # White-box tests may include src/ headers.
-$(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libbibim.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libbibim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libbibim.a $(LDLIBS_CORE)
 

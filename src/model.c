@@ -108,8 +108,11 @@ static bibim_status read_hparams(bibim_model *m, const char *path) {
     hp->n_ff = read_int(&r, "feed_forward_length", 1, 0, 1, big);
     hp->n_head = read_int(&r, "attention.head_count", 1, 0, 1, 65536);
     hp->n_head_kv = read_int(&r, "attention.head_count_kv", 0, hp->n_head, 1, 65536);
-    if (r.st == BIBIM_OK && read_int(&r, "expert_count", 0, 0, 0, 0) != 0) r.st = BIBIM_ERR_UNSUPPORTED;
+    int32_t n_expert = read_int(&r, "expert_count", 0, 0, 0, 1 << 20);
     if (r.st != BIBIM_OK) return r.st;
+    if (n_expert > 0)
+        return model_fail(m, BIBIM_ERR_UNSUPPORTED, "%s: %s.expert_count is %d: mixture-of-experts models are not "
+                          "supported", path, m->arch, n_expert);
     if (hp->n_head % hp->n_head_kv != 0)
         return model_fail(m, BIBIM_ERR_FORMAT, "%s: %s.attention.head_count %d is not a multiple of head_count_kv %d",
                           path, m->arch, hp->n_head, hp->n_head_kv);
@@ -120,6 +123,9 @@ static bibim_status read_hparams(bibim_model *m, const char *path) {
                           path, m->arch, hp->n_embd, hp->n_head);
     if (r.st == BIBIM_OK && read_int(&r, "attention.value_length", 0, hp->head_dim, 1, 65536) != hp->head_dim)
         return model_fail(m, BIBIM_ERR_UNSUPPORTED, "%s: value_length differs from key_length", path);
+    if (r.st == BIBIM_OK && hp->head_dim > 1024)
+        return model_fail(m, BIBIM_ERR_UNSUPPORTED, "%s: heads of %d dimensions are not supported (at most 1024)",
+                          path, hp->head_dim);
     hp->n_rot = read_int(&r, "rope.dimension_count", 0, hp->head_dim, 2, hp->head_dim);
     if (r.st == BIBIM_OK && hp->n_rot % 2)
         return model_fail(m, BIBIM_ERR_FORMAT, "%s: %s.rope.dimension_count %d is odd", path, m->arch, hp->n_rot);
@@ -340,8 +346,6 @@ bibim_status bibim_model_load(const char *path, const bibim_model_params *params
         if (st != BIBIM_OK) model_fail(m, st, "%s: %s", path, err);
     }
     if (st == BIBIM_OK && !m->vocab_only) st = read_hparams(m, path);
-    if (st == BIBIM_ERR_UNSUPPORTED && !m->errmsg[0])
-        model_fail(m, st, "%s: mixture-of-experts models are not supported", path);
     if (st == BIBIM_OK && !m->vocab_only) st = load_tensors(m, path);
     if (st == BIBIM_OK) count_weights(m);
     if (st == BIBIM_OK && p->use_mlock && !m->vocab_only) st = lock_weights(m, path);

@@ -4,15 +4,10 @@
  * tokens) and thread-count independence. */
 #include "bibim.h"
 #include "harness.h"
+#include "model_builder.h"
 
 #include <math.h>
 #include <unistd.h>
-
-typedef struct shape {
-    int n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, n_rot;
-    float theta, eps;
-    int tied, rope_factors;
-} shape;
 
 /* Odd sizes on purpose: GQA 3:1, head_dim 16, partial rotation, n_ff not a
  * power of two, tied and untied outputs, llama3-style rope factors. */
@@ -22,144 +17,6 @@ static const shape shapes[] = {
     {.n_vocab = 50, .n_embd = 64, .n_layer = 3, .n_head = 4, .n_head_kv = 2, .n_ff = 96, .n_rot = 8,
      .theta = 500000.0f, .eps = 1e-6f, .tied = 1, .rope_factors = 1},
 };
-
-/* ---- a tiny deterministic generator ---- */
-
-static uint64_t rng_state;
-static double rnd(void) { /* uniform in [-1, 1) */
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (double)(rng_state >> 11) / 4503599627370496.0 - 1.0;
-}
-
-typedef struct weights {
-    float *embd, *out, *out_norm, *factors;
-    float *attn_norm[4], *wq[4], *wk[4], *wv[4], *wo[4], *ffn_norm[4], *gate[4], *up[4], *down[4];
-} weights;
-
-static float *rand_matrix(int64_t n, double scale) {
-    float *m = malloc((size_t)n * sizeof *m);
-    for (int64_t i = 0; i < n; i++) m[i] = (float)(rnd() * scale);
-    return m;
-}
-
-static float *norm_vector(int64_t n) {
-    float *m = malloc((size_t)n * sizeof *m);
-    for (int64_t i = 0; i < n; i++) m[i] = (float)(1.0 + 0.2 * rnd());
-    return m;
-}
-
-static void make_weights(const shape *s, weights *w) {
-    int hd = s->n_embd / s->n_head, kv = s->n_head_kv * hd;
-    w->embd = rand_matrix((int64_t)s->n_vocab * s->n_embd, 1.0);
-    w->out = s->tied ? NULL : rand_matrix((int64_t)s->n_vocab * s->n_embd, 0.3);
-    w->out_norm = norm_vector(s->n_embd);
-    w->factors = s->rope_factors ? norm_vector(s->n_rot / 2) : NULL;
-    for (int l = 0; l < s->n_layer; l++) {
-        w->attn_norm[l] = norm_vector(s->n_embd);
-        w->wq[l] = rand_matrix((int64_t)s->n_embd * s->n_embd, 0.3);
-        w->wk[l] = rand_matrix((int64_t)s->n_embd * kv, 0.3);
-        w->wv[l] = rand_matrix((int64_t)s->n_embd * kv, 0.3);
-        w->wo[l] = rand_matrix((int64_t)s->n_embd * s->n_embd, 0.3);
-        w->ffn_norm[l] = norm_vector(s->n_embd);
-        w->gate[l] = rand_matrix((int64_t)s->n_embd * s->n_ff, 0.3);
-        w->up[l] = rand_matrix((int64_t)s->n_embd * s->n_ff, 0.3);
-        w->down[l] = rand_matrix((int64_t)s->n_ff * s->n_embd, 0.3);
-    }
-}
-
-static void free_weights(const shape *s, weights *w) {
-    free(w->embd), free(w->out), free(w->out_norm), free(w->factors);
-    for (int l = 0; l < s->n_layer; l++) {
-        free(w->attn_norm[l]), free(w->wq[l]), free(w->wk[l]), free(w->wv[l]), free(w->wo[l]);
-        free(w->ffn_norm[l]), free(w->gate[l]), free(w->up[l]), free(w->down[l]);
-    }
-}
-
-/* ---- writing the model ---- */
-
-static void add(bibim_gguf_writer *g, const char *name, int64_t ne0, int64_t ne1) {
-    int64_t ne[2] = {ne0, ne1};
-    CHECK(bibim_gguf_writer_add_tensor(g, name, BIBIM_TYPE_F32, ne1 ? 2 : 1, ne) == BIBIM_OK);
-}
-
-static void put(bibim_gguf_writer *g, const float *data, int64_t n) {
-    CHECK(bibim_gguf_writer_write_tensor(g, data, (uint64_t)n * 4) == BIBIM_OK);
-}
-
-static void write_vocab(bibim_gguf_writer *g, int n_vocab) {
-    bibim_str *tokens = malloc((size_t)n_vocab * sizeof *tokens);
-    char(*text)[8] = malloc((size_t)n_vocab * 8);
-    float *scores = malloc((size_t)n_vocab * sizeof *scores);
-    int32_t *types = malloc((size_t)n_vocab * sizeof *types);
-    for (int i = 0; i < n_vocab; i++) {
-        snprintf(text[i], 8, i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t%d", i);
-        tokens[i] = (bibim_str){text[i], strlen(text[i])};
-        scores[i] = (float)-i;
-        types[i] = i == 0 ? 2 : i < 3 ? 3 : 1;
-    }
-    bibim_gguf_writer_set_str(g, "tokenizer.ggml.model", "llama");
-    bibim_gguf_writer_set_arr_str(g, "tokenizer.ggml.tokens", tokens, (uint64_t)n_vocab);
-    bibim_gguf_writer_set_arr(g, "tokenizer.ggml.scores", BIBIM_GGUF_FLOAT32, scores, (uint64_t)n_vocab);
-    bibim_gguf_writer_set_arr(g, "tokenizer.ggml.token_type", BIBIM_GGUF_INT32, types, (uint64_t)n_vocab);
-    bibim_gguf_writer_set_u32(g, "tokenizer.ggml.bos_token_id", 1);
-    bibim_gguf_writer_set_u32(g, "tokenizer.ggml.eos_token_id", 2);
-    free(tokens), free(text), free(scores), free(types);
-}
-
-static int write_model(const shape *s, const weights *w, const char *path) {
-    int hd = s->n_embd / s->n_head, kv = s->n_head_kv * hd;
-    bibim_gguf_writer *g = NULL;
-    CHECK(bibim_gguf_writer_create(&g) == BIBIM_OK);
-    bibim_gguf_writer_set_str(g, "general.architecture", "llama");
-    bibim_gguf_writer_set_u32(g, "llama.context_length", 64);
-    bibim_gguf_writer_set_u32(g, "llama.embedding_length", (uint32_t)s->n_embd);
-    bibim_gguf_writer_set_u32(g, "llama.block_count", (uint32_t)s->n_layer);
-    bibim_gguf_writer_set_u32(g, "llama.feed_forward_length", (uint32_t)s->n_ff);
-    bibim_gguf_writer_set_u32(g, "llama.attention.head_count", (uint32_t)s->n_head);
-    bibim_gguf_writer_set_u32(g, "llama.attention.head_count_kv", (uint32_t)s->n_head_kv);
-    bibim_gguf_writer_set_u32(g, "llama.rope.dimension_count", (uint32_t)s->n_rot);
-    bibim_gguf_writer_set_f32(g, "llama.rope.freq_base", s->theta);
-    bibim_gguf_writer_set_f32(g, "llama.attention.layer_norm_rms_epsilon", s->eps);
-    write_vocab(g, s->n_vocab);
-    add(g, "token_embd.weight", s->n_embd, s->n_vocab);
-    if (s->rope_factors) add(g, "rope_freqs.weight", s->n_rot / 2, 0);
-    char name[64];
-    for (int l = 0; l < s->n_layer; l++) {
-#define ADD(suffix, ne0, ne1) (snprintf(name, sizeof name, "blk.%d." suffix ".weight", l), add(g, name, ne0, ne1))
-        ADD("attn_norm", s->n_embd, 0);
-        ADD("attn_q", s->n_embd, s->n_embd);
-        ADD("attn_k", s->n_embd, kv);
-        ADD("attn_v", s->n_embd, kv);
-        ADD("attn_output", s->n_embd, s->n_embd);
-        ADD("ffn_norm", s->n_embd, 0);
-        ADD("ffn_gate", s->n_embd, s->n_ff);
-        ADD("ffn_up", s->n_embd, s->n_ff);
-        ADD("ffn_down", s->n_ff, s->n_embd);
-#undef ADD
-    }
-    add(g, "output_norm.weight", s->n_embd, 0);
-    if (!s->tied) add(g, "output.weight", s->n_embd, s->n_vocab);
-    CHECK(bibim_gguf_writer_begin(g, path) == BIBIM_OK);
-    put(g, w->embd, (int64_t)s->n_embd * s->n_vocab);
-    if (s->rope_factors) put(g, w->factors, s->n_rot / 2);
-    for (int l = 0; l < s->n_layer; l++) {
-        put(g, w->attn_norm[l], s->n_embd);
-        put(g, w->wq[l], (int64_t)s->n_embd * s->n_embd);
-        put(g, w->wk[l], (int64_t)s->n_embd * kv);
-        put(g, w->wv[l], (int64_t)s->n_embd * kv);
-        put(g, w->wo[l], (int64_t)s->n_embd * s->n_embd);
-        put(g, w->ffn_norm[l], s->n_embd);
-        put(g, w->gate[l], (int64_t)s->n_embd * s->n_ff);
-        put(g, w->up[l], (int64_t)s->n_embd * s->n_ff);
-        put(g, w->down[l], (int64_t)s->n_ff * s->n_embd);
-    }
-    put(g, w->out_norm, s->n_embd);
-    if (!s->tied) put(g, w->out, (int64_t)s->n_embd * s->n_vocab);
-    bibim_status st = bibim_gguf_writer_finish(g);
-    CHECKF(st == BIBIM_OK, "%s", bibim_gguf_writer_errmsg(g));
-    bibim_gguf_writer_free(g);
-    return st == BIBIM_OK;
-}
 
 /* ---- the reference: plain double precision, straight from the equations ---- */
 
@@ -257,7 +114,7 @@ static int check_shape(const shape *s, int n_threads) {
     rng_state = 12345;
     weights w;
     make_weights(s, &w);
-    if (!write_model(s, &w, path)) return 0;
+    if (!write_model(s, &w, path, NULL)) return 0;
     enum { N = 12 };
     int tokens[N];
     bibim_token btokens[N];
