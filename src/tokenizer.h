@@ -153,14 +153,15 @@ static inline void sink_push(token_sink *sink, bibim_token t) {
 }
 
 /* A min-heap of candidate merges, shared by both algorithms: the smallest
- * key comes out first. */
+ * key comes out first. A candidate merges the symbol at its left index with
+ * that symbol's right neighbour; 16 bytes, as the heap can get large. */
 typedef struct merge_candidate {
-    uint64_t key;  /* priority; ties are broken inside the key by the left position */
-    int32_t left;  /* index of the left symbol */
-    int32_t right; /* index of the right symbol */
+    uint64_t key;  /* priority << 32 | left symbol index: ties go to the leftmost */
+    uint32_t size; /* bytes of the merged text: the candidate is stale if the pair's lengths no longer add up */
     int32_t token; /* the merged token */
-    uint32_t size; /* SPM: bytes of the merged text, to notice stale candidates */
 } merge_candidate;
+
+static inline int32_t candidate_left(merge_candidate c) { return (int32_t)(uint32_t)c.key; }
 
 typedef struct merge_heap {
     merge_candidate *items;

@@ -139,7 +139,7 @@ static int try_pair(bpe_session *s, int32_t left, int32_t right) {
     if (l->token < 0 || r->token < 0) return 0;
     const bpe_merge *m = find_merge(s->tok, l->token, r->token);
     if (!m) return 0;
-    merge_candidate c = {(uint64_t)(uint32_t)m->rank << 32 | (uint32_t)left, left, right, m->result, l->len + r->len};
+    merge_candidate c = {(uint64_t)(uint32_t)m->rank << 32 | (uint32_t)left, l->len + r->len, m->result};
     return heap_push(&s->heap, c);
 }
 
@@ -150,15 +150,17 @@ static int merge_word(bpe_session *s, int32_t n) {
         if (try_pair(s, i - 1, i)) return -1;
     while (s->heap.n) {
         merge_candidate c = heap_pop(&s->heap);
-        bpe_symbol *l = &s->symbols[c.left], *r = &s->symbols[c.right];
+        int32_t left = candidate_left(c);
+        bpe_symbol *l = &s->symbols[left];
         /* Stale if either side was merged since: lengths only grow. */
-        if (l->len == 0 || r->len == 0 || l->len + r->len != c.size) continue;
+        if (l->len == 0 || l->next < 0 || l->len + s->symbols[l->next].len != c.size) continue;
+        bpe_symbol *r = &s->symbols[l->next];
         l->len += r->len;
         l->token = c.token;
         r->len = 0;
         l->next = r->next;
-        if (r->next >= 0) s->symbols[r->next].prev = c.left;
-        if (try_pair(s, l->prev, c.left) || try_pair(s, c.left, l->next)) return -1;
+        if (r->next >= 0) s->symbols[r->next].prev = left;
+        if (try_pair(s, l->prev, left) || try_pair(s, left, l->next)) return -1;
     }
     return 0;
 }

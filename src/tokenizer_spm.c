@@ -45,7 +45,7 @@ static int try_pair(spm_session *s, int32_t left, int32_t right) {
     int32_t token = token_find(s->tok, s->text + l->start, size);
     if (token < 0) return 0;
     uint64_t priority = (uint64_t)(~float_order(s->tok->scores[token]));
-    merge_candidate c = {priority << 32 | (uint32_t)left, left, right, token, size};
+    merge_candidate c = {priority << 32 | (uint32_t)left, size, token};
     return heap_push(&s->heap, c);
 }
 
@@ -85,15 +85,17 @@ static int merge_all(spm_session *s, int32_t n) {
         if (try_pair(s, i - 1, i)) return -1;
     while (s->heap.n) {
         merge_candidate c = heap_pop(&s->heap);
-        spm_symbol *l = &s->symbols[c.left], *r = &s->symbols[c.right];
-        /* Stale if either side was merged since: its length changed. */
-        if (l->len == 0 || r->len == 0 || l->len + r->len != c.size) continue;
+        int32_t left = candidate_left(c);
+        spm_symbol *l = &s->symbols[left];
+        /* Stale if either side was merged since: lengths only grow. */
+        if (l->len == 0 || l->next < 0 || l->len + s->symbols[l->next].len != c.size) continue;
+        spm_symbol *r = &s->symbols[l->next];
         l->len += r->len;
         l->token = c.token;
         r->len = 0;
         l->next = r->next;
-        if (r->next >= 0) s->symbols[r->next].prev = c.left;
-        if (try_pair(s, l->prev, c.left) || try_pair(s, c.left, l->next)) return -1;
+        if (r->next >= 0) s->symbols[r->next].prev = left;
+        if (try_pair(s, l->prev, left) || try_pair(s, left, l->next)) return -1;
     }
     return 0;
 }
