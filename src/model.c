@@ -131,12 +131,21 @@ static bibim_status read_hparams(bibim_model *m, const char *path) {
         return model_fail(m, BIBIM_ERR_FORMAT, "%s: %s.rope.dimension_count %d is odd", path, m->arch, hp->n_rot);
     hp->rope_theta = read_float(&r, "rope.freq_base", 10000.0f, 1.0f, 1e12f);
     hp->rms_eps = read_float(&r, "attention.layer_norm_rms_epsilon", 1e-5f, 0.0f, 1.0f);
+    /* As llama.cpp: rope.scaling.factor (else the older rope.scale_linear)
+     * divides positions whatever rope.scaling.type says, except "none";
+     * YaRN and LongRoPE need more than a factor and are refused. */
     float linear = read_float(&r, "rope.scale_linear", 1.0f, 1e-6f, 1e6f);
+    linear = read_float(&r, "rope.scaling.factor", linear, 0.0f, 1e6f);
+    if (linear == 0.0f) linear = 1.0f;
     char key[128];
     bibim_str type;
     snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch);
-    if (bibim_gguf_get_str(m->gguf, key, &type) == BIBIM_OK && type.len == 6 && !memcmp(type.ptr, "linear", 6))
-        linear = read_float(&r, "rope.scaling.factor", linear, 1e-6f, 1e6f);
+    if (r.st == BIBIM_OK && bibim_gguf_get_str(m->gguf, key, &type) == BIBIM_OK) {
+        if (type.len == 4 && !memcmp(type.ptr, "none", 4)) linear = 1.0f;
+        else if (!(type.len == 6 && !memcmp(type.ptr, "linear", 6)))
+            return model_fail(m, BIBIM_ERR_UNSUPPORTED, "%s: %s is '%.*s'; only linear rope scaling is supported",
+                              path, key, (int)(type.len < 32 ? type.len : 32), type.ptr);
+    }
     hp->rope_freq_scale = 1.0f / linear;
     return r.st;
 }
