@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define KEY_MODEL "tokenizer.ggml.model"
 #define KEY_PRE "tokenizer.ggml.pre"
@@ -63,25 +64,24 @@ static bibim_status fail_type(char *errmsg, size_t size, const bibim_gguf *g, in
 /* Hashing                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-static uint64_t hash_bytes(const char *s, size_t len) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ len;
+static uint64_t hash_bytes(uint64_t seed, const char *s, size_t len) {
+    uint64_t h = seed ^ len;
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, s, 8);
-        h = mix64(h ^ w);
+        h = hash_mix(h ^ w);
         s += 8, len -= 8;
     }
     uint64_t w = 0;
     memcpy(&w, s, len);
-    return mix64(h ^ w);
+    return hash_mix(h ^ w);
+}
+
+/* A seed no file can predict: the tokenizer's address and the time. */
+static uint64_t make_seed(const tokenizer *tok) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return hash_mix((uint64_t)(uintptr_t)tok ^ hash_mix((uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec));
 }
 
 /* Slots for n entries at most half full (a power of two). */
@@ -93,7 +93,7 @@ static uint64_t table_size(uint64_t n) {
 
 int32_t token_find(const tokenizer *tok, const char *s, size_t len) {
     const token_index *ix = &tok->index;
-    for (uint64_t i = hash_bytes(s, len) & ix->mask;; i = (i + 1) & ix->mask) {
+    for (uint64_t i = hash_bytes(tok->hash_seed, s, len) & ix->mask;; i = (i + 1) & ix->mask) {
         int32_t id = ix->slots[i];
         if (id < 0) return -1;
         size_t n;
@@ -113,7 +113,7 @@ static bibim_status build_index(tokenizer *tok, char *errmsg, size_t errmsg_size
         size_t len;
         const char *s = token_text(tok, id, &len);
         if (len == 0) continue;
-        uint64_t i = hash_bytes(s, len) & tok->index.mask;
+        uint64_t i = hash_bytes(tok->hash_seed, s, len) & tok->index.mask;
         for (; tok->index.slots[i] >= 0; i = (i + 1) & tok->index.mask) {
             size_t n;
             const char *t = token_text(tok, tok->index.slots[i], &n);
@@ -385,6 +385,7 @@ bibim_status tokenizer_load(bibim_gguf *gguf, tokenizer **out, char *errmsg, siz
     if (!gguf) return fail(errmsg, errmsg_size, BIBIM_ERR_INVALID_ARG, "no GGUF file");
     tokenizer *tok = calloc(1, sizeof *tok);
     if (!tok) return fail(errmsg, errmsg_size, BIBIM_ERR_NOMEM, "out of memory for the tokenizer");
+    tok->hash_seed = make_seed(tok);
     bibim_status st = load_kind(tok, gguf, errmsg, errmsg_size);
     if (st == BIBIM_OK && tok->kind == TOKENIZER_BPE) st = load_pre(tok, gguf, errmsg, errmsg_size);
     if (st == BIBIM_OK) st = load_tokens(tok, gguf, errmsg, errmsg_size);

@@ -128,7 +128,17 @@ struct tokenizer {
     bibim_token bos, eos, unk;
     int add_bos, add_eos, add_space_prefix;
     int ignore_merges; /* BPE: a word that is a token is not merged (Llama 3) */
+    uint64_t hash_seed; /* random per tokenizer, so a crafted vocabulary cannot make its tables collide */
 };
+
+/* A 64-bit mixing function (the splitmix64 finalizer). */
+static inline uint64_t hash_mix(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
 
 /* The text of token `id` (in range). */
 static inline const char *token_text(const tokenizer *tok, int32_t id, size_t *len) {

@@ -45,18 +45,10 @@ static int bpe_char_byte(uint32_t cp) {
 
 static uint64_t pair_key(int32_t left, int32_t right) { return (uint64_t)(uint32_t)left << 32 | (uint32_t)right; }
 
-static uint64_t pair_hash(uint64_t key) {
-    key ^= key >> 33;
-    key *= 0xFF51AFD7ED558CCDull;
-    key ^= key >> 33;
-    key *= 0xC4CEB9FE1A85EC53ull;
-    return key ^ (key >> 33);
-}
-
 /* The merge of (left, right), or NULL. */
 static const bpe_merge *find_merge(const tokenizer *tok, int32_t left, int32_t right) {
     uint64_t key = pair_key(left, right);
-    for (uint64_t i = pair_hash(key) & tok->merges_mask;; i = (i + 1) & tok->merges_mask) {
+    for (uint64_t i = hash_mix(key ^ tok->hash_seed) & tok->merges_mask;; i = (i + 1) & tok->merges_mask) {
         const bpe_merge *m = &tok->merges[i];
         if (m->pair == key) return m;
         if (m->pair == NO_PAIR) return NULL;
@@ -66,7 +58,7 @@ static const bpe_merge *find_merge(const tokenizer *tok, int32_t left, int32_t r
 /* Adds a merge unless the pair has one already (the first rank wins, as in llama.cpp). */
 static void add_merge(tokenizer *tok, int32_t left, int32_t right, int32_t result, int32_t rank) {
     uint64_t key = pair_key(left, right);
-    uint64_t i = pair_hash(key) & tok->merges_mask;
+    uint64_t i = hash_mix(key ^ tok->hash_seed) & tok->merges_mask;
     for (; tok->merges[i].pair != NO_PAIR; i = (i + 1) & tok->merges_mask)
         if (tok->merges[i].pair == key) return;
     tok->merges[i] = (bpe_merge){key, rank, result};
