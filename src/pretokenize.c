@@ -135,8 +135,7 @@ static size_t match_llama3(const pretok_text *t, size_t pos, size_t end) {
 /* [\p{P}\$\+<=>\^~\|]+ */
 static int is_default_punct(const pretok_text *t, size_t i) {
     uint32_t c = t->cps[i];
-    return has(t, i, P) || c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' || c == '~' ||
-           c == '|';
+    return has(t, i, P) || c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' || c == '~' || c == '|';
 }
 
 static size_t match_default_punct(const pretok_text *t, size_t pos, size_t end) {

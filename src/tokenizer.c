@@ -20,16 +20,22 @@
 #define KEY_TYPES "tokenizer.ggml.token_type"
 #define KEY_MERGES "tokenizer.ggml.merges"
 
-/* Token texts that llama.cpp treats as control tokens whatever their type
- * says; `ends` marks those that end generation. */
-static const struct {
-    const char *text;
-    int ends;
-} KNOWN_SPECIALS[] = {
-    {"<|eot_id|>", 1},    {"<|im_end|>", 1}, {"<|end|>", 1},         {"<|return|>", 1},
-    {"<|call|>", 1},      {"<end_of_turn>", 1}, {"<|endoftext|>", 1}, {"<|eom_id|>", 1},
-    {"<EOT>", 1},         {"_<EOT>", 1},     {"<|end_of_text|>", 1}, {"<end_of_utterance>", 1},
-    {"<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", 1}, /* DeepSeek's <｜end▁of▁sentence｜> */
+/* Token texts that llama.cpp makes control tokens that end generation,
+ * whatever their type says. */
+static const char *const END_TOKEN_TEXTS[] = {
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<\uFF5Cend\u2581of\u2581sentence\uFF5C>", /* DeepSeek's */
 };
 
 static bibim_status fail(char *errmsg, size_t size, bibim_status status, const char *fmt, ...)
@@ -164,7 +170,8 @@ static bibim_status load_pre(tokenizer *tok, bibim_gguf *g, char *errmsg, size_t
     int64_t kv = bibim_gguf_find_key(g, KEY_PRE);
     if (kv < 0) return BIBIM_OK;
     bibim_str pre;
-    if (bibim_gguf_get_str(g, KEY_PRE, &pre) != BIBIM_OK) return fail_type(errmsg, errmsg_size, g, kv, KEY_PRE, "string");
+    if (bibim_gguf_get_str(g, KEY_PRE, &pre) != BIBIM_OK)
+        return fail_type(errmsg, errmsg_size, g, kv, KEY_PRE, "string");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strlen(names[i].name) == pre.len && memcmp(names[i].name, pre.ptr, pre.len) == 0) {
             tok->pre = names[i].kind;
@@ -191,7 +198,8 @@ static bibim_status load_tokens(tokenizer *tok, bibim_gguf *g, char *errmsg, siz
                     (unsigned long long)n, INT32_MAX - 1);
     tok->n_vocab = (int32_t)n;
     tok->offsets = malloc((n + 1) * sizeof *tok->offsets);
-    if (!tok->offsets) return fail(errmsg, errmsg_size, BIBIM_ERR_NOMEM, "out of memory for %llu tokens", (unsigned long long)n);
+    if (!tok->offsets)
+        return fail(errmsg, errmsg_size, BIBIM_ERR_NOMEM, "out of memory for %llu tokens", (unsigned long long)n);
     uint64_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
         bibim_str s;
@@ -222,7 +230,8 @@ static bibim_status get_per_token_array(tokenizer *tok, bibim_gguf *g, const cha
     uint64_t n;
     char expected[64];
     snprintf(expected, sizeof expected, "array of %s", bibim_gguf_type_name(elem));
-    if (bibim_gguf_get_arr(g, key, elem, data, &n) != BIBIM_OK) return fail_type(errmsg, errmsg_size, g, kv, key, expected);
+    if (bibim_gguf_get_arr(g, key, elem, data, &n) != BIBIM_OK)
+        return fail_type(errmsg, errmsg_size, g, kv, key, expected);
     if (n != (uint64_t)tok->n_vocab)
         return fail(errmsg, errmsg_size, BIBIM_ERR_FORMAT, "%s has %llu entries, expected %d (one per token)", key,
                     (unsigned long long)n, (int)tok->n_vocab);
@@ -286,11 +295,11 @@ static bibim_status load_special_ids(tokenizer *tok, bibim_gguf *g, char *errmsg
     if (st == BIBIM_OK) st = load_token_id(tok, g, "tokenizer.ggml.eot_token_id", &eot, errmsg, errmsg_size);
     if (st == BIBIM_OK) st = load_token_id(tok, g, "tokenizer.ggml.eom_token_id", &eom, errmsg, errmsg_size);
     if (st != BIBIM_OK) return st;
-    for (size_t i = 0; i < sizeof KNOWN_SPECIALS / sizeof KNOWN_SPECIALS[0]; i++) {
-        int32_t id = token_find(tok, KNOWN_SPECIALS[i].text, strlen(KNOWN_SPECIALS[i].text));
+    for (size_t i = 0; i < sizeof END_TOKEN_TEXTS / sizeof END_TOKEN_TEXTS[0]; i++) {
+        int32_t id = token_find(tok, END_TOKEN_TEXTS[i], strlen(END_TOKEN_TEXTS[i]));
         if (id < 0) continue;
         tok->types[id] = TOKEN_TYPE_CONTROL;
-        tok->is_end[id] |= (uint8_t)KNOWN_SPECIALS[i].ends;
+        tok->is_end[id] = 1;
     }
     bibim_token ends[] = {tok->eos, eot, eom};
     for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
@@ -302,7 +311,8 @@ static bibim_status load_flags(tokenizer *tok, bibim_gguf *g, char *errmsg, size
     if (tok->kind == TOKENIZER_SPM) tok->add_bos = tok->add_space_prefix = 1;
     bibim_status st = load_flag(g, "tokenizer.ggml.add_bos_token", &tok->add_bos, errmsg, errmsg_size);
     if (st == BIBIM_OK) st = load_flag(g, "tokenizer.ggml.add_eos_token", &tok->add_eos, errmsg, errmsg_size);
-    if (st == BIBIM_OK) st = load_flag(g, "tokenizer.ggml.add_space_prefix", &tok->add_space_prefix, errmsg, errmsg_size);
+    if (st == BIBIM_OK)
+        st = load_flag(g, "tokenizer.ggml.add_space_prefix", &tok->add_space_prefix, errmsg, errmsg_size);
     return st;
 }
 
@@ -330,7 +340,8 @@ static int is_special_type(uint8_t type) {
 
 static bibim_status load_merges(tokenizer *tok, bibim_gguf *g, char *errmsg, size_t errmsg_size) {
     int64_t kv = bibim_gguf_find_key(g, KEY_MERGES);
-    if (kv < 0) return fail(errmsg, errmsg_size, BIBIM_ERR_NOT_FOUND, "%s is missing (byte-level BPE needs it)", KEY_MERGES);
+    if (kv < 0)
+        return fail(errmsg, errmsg_size, BIBIM_ERR_NOT_FOUND, "%s is missing (byte-level BPE needs it)", KEY_MERGES);
     uint64_t n;
     if (bibim_gguf_get_arr_str_len(g, KEY_MERGES, &n) != BIBIM_OK)
         return fail_type(errmsg, errmsg_size, g, kv, KEY_MERGES, "array of string");
@@ -489,7 +500,8 @@ static bibim_status partition(const tokenizer *tok, const char *text, size_t len
     return st;
 }
 
-static bibim_status encode_fragments(const tokenizer *tok, const char *text, const fragment_list *list, token_sink *sink) {
+static bibim_status encode_fragments(const tokenizer *tok, const char *text, const fragment_list *list,
+                                     token_sink *sink) {
     int after_special = 1; /* SPM: a text at the start or after a special token gets the "▁" prefix */
     for (size_t i = 0; i < list->n; i++) {
         const fragment *f = &list->items[i];
@@ -507,8 +519,8 @@ static bibim_status encode_fragments(const tokenizer *tok, const char *text, con
     return BIBIM_OK;
 }
 
-bibim_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len, unsigned flags,
-                              bibim_token *tokens, int64_t capacity, int64_t *n_tokens) {
+bibim_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len, unsigned flags, bibim_token *tokens,
+                              int64_t capacity, int64_t *n_tokens) {
     if (!tok || (!text && len) || (!tokens && capacity > 0) || capacity < 0 || !n_tokens) return BIBIM_ERR_INVALID_ARG;
     if (len > INT32_MAX / 4) return BIBIM_ERR_INVALID_ARG; /* symbol indices are int32 */
     token_sink sink = {tokens, capacity, 0};
@@ -596,7 +608,8 @@ int64_t tokenizer_piece(const tokenizer *tok, bibim_token token, unsigned flags,
     case TOKEN_TYPE_UNKNOWN: return (flags & BIBIM_PIECE_SPECIAL) ? (int64_t)copy_out(s, len, buf, capacity) : 0;
     case TOKEN_TYPE_USER_DEFINED: return (int64_t)copy_out(s, len, buf, capacity);
     case TOKEN_TYPE_NORMAL:
-        return (int64_t)(tok->kind == TOKENIZER_SPM ? spm_render(s, len, buf, capacity) : bpe_render(s, len, buf, capacity));
+        return (int64_t)(tok->kind == TOKENIZER_SPM ? spm_render(s, len, buf, capacity)
+                                                    : bpe_render(s, len, buf, capacity));
     case TOKEN_TYPE_BYTE: {
         /* As in llama.cpp, only SentencePiece has byte tokens. */
         int byte = tok->kind == TOKENIZER_SPM ? parse_byte_token(s, len) : -1;

@@ -61,8 +61,8 @@ int32_t tokenizer_n_vocab(const tokenizer *tok);
  * Writes up to `capacity` tokens and the full count to *n_tokens;
  * BIBIM_ERR_TOO_SMALL if they did not fit. Read-only: any number of threads
  * may call it at once. */
-bibim_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len, unsigned flags,
-                              bibim_token *tokens, int64_t capacity, int64_t *n_tokens);
+bibim_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len, unsigned flags, bibim_token *tokens,
+                              int64_t capacity, int64_t *n_tokens);
 
 /* The bytes of `token` (semantics of bibim_token_piece): SentencePiece's
  * "▁" becomes a space and <0xNN> its byte; byte-level BPE text is mapped
@@ -112,7 +112,7 @@ typedef struct bpe_merge {
 
 struct tokenizer {
     tokenizer_kind kind;
-    pretok_kind pre;   /* BPE only */
+    pretok_kind pre; /* BPE only */
     int32_t n_vocab;
     char *text;        /* every token's text, back to back */
     uint64_t *offsets; /* token i is text[offsets[i] .. offsets[i + 1]) */
@@ -127,7 +127,7 @@ struct tokenizer {
     int32_t byte_tokens[256]; /* SPM: <0xNN> (or the byte itself as a token); BPE: the byte's character; -1: none */
     bibim_token bos, eos, unk;
     int add_bos, add_eos, add_space_prefix;
-    int ignore_merges; /* BPE: a word that is a token is not merged (Llama 3) */
+    int ignore_merges;  /* BPE: a word that is a token is not merged (Llama 3) */
     uint64_t hash_seed; /* random per tokenizer, so a crafted vocabulary cannot make its tables collide */
 };
 

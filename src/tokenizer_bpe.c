@@ -26,9 +26,9 @@ static int is_printable_byte(uint32_t b) {
 
 uint32_t bpe_byte_char(uint8_t b) {
     if (is_printable_byte(b)) return b;
-    if (b <= 0x20) return 0x100 + b;            /* 0x00..0x20 -> U+0100..U+0120 */
+    if (b <= 0x20) return 0x100 + b;          /* 0x00..0x20 -> U+0100..U+0120 */
     if (b <= 0xA0) return 0x121 + (b - 0x7F); /* 0x7F..0xA0 -> U+0121..U+0142 */
-    return 0x143;                               /* 0xAD */
+    return 0x143;                             /* 0xAD */
 }
 
 /* The byte that `cp` stands for, or -1. */
@@ -80,7 +80,7 @@ static int parse_merge(const tokenizer *tok, bibim_str s, char *joined, int32_t 
 
 int bpe_build_merges(tokenizer *tok, bibim_gguf *gguf, int64_t kv, uint64_t n) {
     uint64_t size = 16;
-    while (size < n + n / 3 + 1) size *= 2; /* at most 3/4 full */
+    while (size < n + n / 3 + 1) size *= 2;        /* at most 3/4 full */
     uint64_t longest = tok->offsets[tok->n_vocab]; /* a merge's result is a token: no longer than all texts */
     tok->merges = malloc(size * sizeof *tok->merges);
     char *joined = malloc(longest + 1);

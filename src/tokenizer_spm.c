@@ -59,8 +59,10 @@ static char *escape_spaces(const char *text, size_t len, int prefix_space, size_
     char *p = out;
     if (prefix_space) memcpy(p, SPACE_MARK, SPACE_MARK_LEN), p += SPACE_MARK_LEN;
     for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') memcpy(p, SPACE_MARK, SPACE_MARK_LEN), p += SPACE_MARK_LEN;
-        else *p++ = text[i];
+        if (text[i] == ' ')
+            memcpy(p, SPACE_MARK, SPACE_MARK_LEN), p += SPACE_MARK_LEN;
+        else
+            *p++ = text[i];
     }
     *out_len = (size_t)(p - out);
     return out;

@@ -61,8 +61,10 @@ unsigned unicode_flags(uint32_t cp) {
     size_t lo = 0, hi = unicode_ranges_count;
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (unicode_ranges[mid].first <= cp) lo = mid;
-        else hi = mid;
+        if (unicode_ranges[mid].first <= cp)
+            lo = mid;
+        else
+            hi = mid;
     }
     return unicode_ranges[lo].flags;
 }

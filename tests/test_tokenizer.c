@@ -131,8 +131,10 @@ static const char *shown(const char *s, size_t len) {
     size_t at = 0;
     for (size_t i = 0; i < len && at + 8 < sizeof buf; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7f) buf[at++] = (char)c;
-        else at += (size_t)snprintf(buf + at, sizeof buf - at, "\\x%02x", c);
+        if (c >= 0x20 && c < 0x7f)
+            buf[at++] = (char)c;
+        else
+            at += (size_t)snprintf(buf + at, sizeof buf - at, "\\x%02x", c);
     }
     buf[at] = '\0';
     return buf;
@@ -230,7 +232,6 @@ static int test_gpt2_vectors(void) {
     return 0;
 }
 
-
 /* ------------------------------------------------------------------------ */
 /* Tokenizations by llama.cpp of real vocabularies                          */
 /* ------------------------------------------------------------------------ */
@@ -265,7 +266,8 @@ static int test_tiny_random_tsv(void) {
         }
         long len = json_unescape(fields[0]);
         CHECKF(len >= 0, "bad JSON string in %s", TINY_RANDOM_TSV);
-        ids want = parse_ids(fields[1]), got = encode(tok, fields[0], (size_t)(len > 0 ? len : 0), BIBIM_TOKENIZE_ADD_BOS | BIBIM_TOKENIZE_SPECIAL);
+        ids want = parse_ids(fields[1]),
+            got = encode(tok, fields[0], (size_t)(len > 0 ? len : 0), BIBIM_TOKENIZE_ADD_BOS | BIBIM_TOKENIZE_SPECIAL);
         n_rows++;
         if (ids_equal(want, got)) {
             n_passed++;
@@ -306,9 +308,11 @@ static int test_stories_tsv(void) {
         long prompt_len = json_unescape(f[0]), text_len = json_unescape(f[3]);
         CHECKF(prompt_len >= 0 && text_len >= 0, "bad JSON string in %s", STORIES_TSV);
         ids want = parse_ids(f[1]), generated = parse_ids(f[2]);
-        ids got = encode(tok, f[0], (size_t)(prompt_len > 0 ? prompt_len : 0), BIBIM_TOKENIZE_ADD_BOS | BIBIM_TOKENIZE_SPECIAL);
+        ids got = encode(tok, f[0], (size_t)(prompt_len > 0 ? prompt_len : 0),
+                         BIBIM_TOKENIZE_ADD_BOS | BIBIM_TOKENIZE_SPECIAL);
         buffer text = detokenize(tok, generated, 0);
-        int ok = ids_equal(want, got) && text_len >= 0 && text.len == (size_t)text_len && memcmp(text.data, f[3], text.len) == 0;
+        int ok = ids_equal(want, got) && text_len >= 0 && text.len == (size_t)text_len &&
+                 memcmp(text.data, f[3], text.len) == 0;
         n_rows++;
         n_passed += ok;
         if (!ok) {
@@ -331,7 +335,6 @@ static int test_stories_tsv(void) {
     free(tsv.data);
     return 0;
 }
-
 
 /* ------------------------------------------------------------------------ */
 /* Unicode                                                                  */
@@ -356,8 +359,8 @@ static int test_utf8_decode(void) {
         {"\xF4\x90\x80\x80", 4, UNICODE_INVALID, 1}, /* above U+10FFFF */
         {"\xF5\x80\x80\x80", 4, UNICODE_INVALID, 1},
         {"\xFF", 1, UNICODE_INVALID, 1},
-        {"\xE2\x96", 2, UNICODE_INVALID, 1},         /* truncated */
-        {"\xE2(\xA1", 3, UNICODE_INVALID, 1},        /* a bad continuation */
+        {"\xE2\x96", 2, UNICODE_INVALID, 1},  /* truncated */
+        {"\xE2(\xA1", 3, UNICODE_INVALID, 1}, /* a bad continuation */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t n = 0;
@@ -376,17 +379,38 @@ static int test_unicode_classes(void) {
         uint32_t cp;
         unsigned flags;
     } cases[] = {
-        {'a', UNICODE_LETTER},        {'Z', UNICODE_LETTER},        {0x17F, UNICODE_LETTER},
-        {0x4E00, UNICODE_LETTER},     {0x3400, UNICODE_LETTER},     {0x20000, UNICODE_LETTER}, /* ranges in UnicodeData */
-        {0xAC00, UNICODE_LETTER},     {0xD7A3, UNICODE_LETTER},     {'5', UNICODE_NUMBER},
-        {0x663, UNICODE_NUMBER},      {0x216B, UNICODE_NUMBER},     {0xBD, UNICODE_NUMBER}, /* Nd, Nl, No */
-        {' ', UNICODE_WHITESPACE},    {'\t', UNICODE_WHITESPACE},   {'\r', UNICODE_WHITESPACE},
-        {0x85, UNICODE_WHITESPACE},   {0xA0, UNICODE_WHITESPACE},   {0x2028, UNICODE_WHITESPACE},
-        {0x3000, UNICODE_WHITESPACE}, {'!', UNICODE_PUNCTUATION},   {'_', UNICODE_PUNCTUATION},
-        {0x3002, UNICODE_PUNCTUATION}, {'$', 0},                    {'+', 0},
-        {0x20AC, 0},                  {0xFEFF, 0},                  {0x200B, 0},
-        {0x301, 0},                   {0x1F600, 0},                 {0x378, 0}, /* Mn, So, unassigned */
-        {0x10FFFF, 0},                {UNICODE_INVALID, 0},
+        {'a', UNICODE_LETTER},
+        {'Z', UNICODE_LETTER},
+        {0x17F, UNICODE_LETTER},
+        {0x4E00, UNICODE_LETTER},
+        {0x3400, UNICODE_LETTER},
+        {0x20000, UNICODE_LETTER}, /* ranges in UnicodeData */
+        {0xAC00, UNICODE_LETTER},
+        {0xD7A3, UNICODE_LETTER},
+        {'5', UNICODE_NUMBER},
+        {0x663, UNICODE_NUMBER},
+        {0x216B, UNICODE_NUMBER},
+        {0xBD, UNICODE_NUMBER}, /* Nd, Nl, No */
+        {' ', UNICODE_WHITESPACE},
+        {'\t', UNICODE_WHITESPACE},
+        {'\r', UNICODE_WHITESPACE},
+        {0x85, UNICODE_WHITESPACE},
+        {0xA0, UNICODE_WHITESPACE},
+        {0x2028, UNICODE_WHITESPACE},
+        {0x3000, UNICODE_WHITESPACE},
+        {'!', UNICODE_PUNCTUATION},
+        {'_', UNICODE_PUNCTUATION},
+        {0x3002, UNICODE_PUNCTUATION},
+        {'$', 0},
+        {'+', 0},
+        {0x20AC, 0},
+        {0xFEFF, 0},
+        {0x200B, 0},
+        {0x301, 0},
+        {0x1F600, 0},
+        {0x378, 0}, /* Mn, So, unassigned */
+        {0x10FFFF, 0},
+        {UNICODE_INVALID, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CHECKF(unicode_flags(cases[i].cp) == cases[i].flags, "U+%04X: flags %u, expected %u", (unsigned)cases[i].cp,
@@ -424,33 +448,44 @@ static const char *words(pretok_kind kind, const char *text) {
     return out;
 }
 
-#define CHECK_WORDS(kind, text, want)                                                      \
-    do {                                                                                   \
-        const char *got_ = words(kind, text);                                              \
-        CHECKF(strcmp(got_, want) == 0, "'%s' -> '%s'", text, got_);                       \
-        if (strcmp(got_, want) != 0) printf("    expected '%s'\n", want);                  \
+#define CHECK_WORDS(kind, text, want)                                                                                  \
+    do {                                                                                                               \
+        const char *got_ = words(kind, text);                                                                          \
+        CHECKF(strcmp(got_, want) == 0, "'%s' -> '%s'", text, got_);                                                   \
+        if (strcmp(got_, want) != 0) printf("    expected '%s'\n", want);                                              \
     } while (0)
 
 static int test_pretokenize_llama3(void) {
     pretok_kind k = PRETOK_LLAMA3;
     CHECK_WORDS(k, "Hello world", "Hello| world");
     CHECK_WORDS(k, "it's HE'S we'LL I'M they'Ve 'd", "it|'s| HE|'S| we|'LL| I|'M| they|'Ve| '|d");
-    CHECK_WORDS(k, "'sup", "'s|up");                          /* the contraction comes first */
-    CHECK_WORDS(k, "it'\xC5\xBF" "elf", "it|'\xC5\xBF|elf");    /* 'ſ: ſ folds to s */
-    CHECK_WORDS(k, "'hello", "'hello");                       /* [^\r\n\p{L}\p{N}]?\p{L}+ */
-    CHECK_WORDS(k, "1234567", "123|456|7");                   /* \p{N}{1,3} */
-    CHECK_WORDS(k, "x 12", "x| |12");                         /* no space before numbers */
-    CHECK_WORDS(k, "  x", " | x");                            /* \s+(?!\S) gives back one space */
-    CHECK_WORDS(k, "x   ", "x|   ");                          /* up to the end: all of it */
-    CHECK_WORDS(k, "x \ty", "x| |\ty");                       /* a tab may lead a word */
-    CHECK_WORDS(k, "a  \n\n  b", "a|  \n\n| | b");            /* \s*[\r\n]+ stops at the last newline */
+    CHECK_WORDS(k, "'sup", "'s|up"); /* the contraction comes first */
+    CHECK_WORDS(k,
+                "it'\xC5\xBF"
+                "elf",
+                "it|'\xC5\xBF|elf");               /* 'ſ: ſ folds to s */
+    CHECK_WORDS(k, "'hello", "'hello");            /* [^\r\n\p{L}\p{N}]?\p{L}+ */
+    CHECK_WORDS(k, "1234567", "123|456|7");        /* \p{N}{1,3} */
+    CHECK_WORDS(k, "x 12", "x| |12");              /* no space before numbers */
+    CHECK_WORDS(k, "  x", " | x");                 /* \s+(?!\S) gives back one space */
+    CHECK_WORDS(k, "x   ", "x|   ");               /* up to the end: all of it */
+    CHECK_WORDS(k, "x \ty", "x| |\ty");            /* a tab may lead a word */
+    CHECK_WORDS(k, "a  \n\n  b", "a|  \n\n| | b"); /* \s*[\r\n]+ stops at the last newline */
     CHECK_WORDS(k, "x\n y", "x|\n| y");
-    CHECK_WORDS(k, "!!!\n\nx", "!!!\n\n|x");                  /* symbols take the newlines after them */
+    CHECK_WORDS(k, "!!!\n\nx", "!!!\n\n|x"); /* symbols take the newlines after them */
     CHECK_WORDS(k, " ?! x", " ?!| x");
-    CHECK_WORDS(k, "\xC2\x85x", "\xC2\x85x");                 /* U+0085 is not \r or \n: it may lead */
-    CHECK_WORDS(k, "a\xC2\x85\xC2\x85" "b", "a|\xC2\x85|\xC2\x85" "b");
-    CHECK_WORDS(k, "a\xFF" "b", "a|\xFF" "b");                /* an invalid byte is a symbol */
-    CHECK_WORDS(k, "\xE2\x80\xA8\n", "\xE2\x80\xA8\n");       /* U+2028 is whitespace */
+    CHECK_WORDS(k, "\xC2\x85x", "\xC2\x85x"); /* U+0085 is not \r or \n: it may lead */
+    CHECK_WORDS(k,
+                "a\xC2\x85\xC2\x85"
+                "b",
+                "a|\xC2\x85|\xC2\x85"
+                "b");
+    CHECK_WORDS(k,
+                "a\xFF"
+                "b",
+                "a|\xFF"
+                "b");                                   /* an invalid byte is a symbol */
+    CHECK_WORDS(k, "\xE2\x80\xA8\n", "\xE2\x80\xA8\n"); /* U+2028 is whitespace */
     CHECK_WORDS(k, "\r\n\r\nx", "\r\n\r\n|x");
     CHECK_WORDS(k, "", "");
     return 0;
@@ -460,7 +495,7 @@ static int test_pretokenize_gpt2(void) {
     pretok_kind k = PRETOK_GPT2;
     CHECK_WORDS(k, "Hello world's 123 !!", "Hello| world|'s| 123| !!");
     CHECK_WORDS(k, "x   y", "x|  | y");
-    CHECK_WORDS(k, "'S", "'|S");                              /* case-sensitive */
+    CHECK_WORDS(k, "'S", "'|S"); /* case-sensitive */
     CHECK_WORDS(k, "it'\xC5\xBF", "it|'|\xC5\xBF");
     CHECK_WORDS(k, "a\n\nb", "a|\n|\n|b");
     CHECK_WORDS(k, "x  ", "x|  ");
@@ -479,7 +514,6 @@ static int test_pretokenize_default(void) {
     CHECK_WORDS(k, "\xD9\xA1\xD9\xA2\xD9\xA3\xD9\xA4", "\xD9\xA1\xD9\xA2\xD9\xA3\xD9\xA4"); /* not [0-9] */
     return 0;
 }
-
 
 /* ------------------------------------------------------------------------ */
 /* Vocabularies written for a test                                          */
@@ -515,7 +549,16 @@ static bibim_status load_written(bibim_gguf_writer *w, tokenizer **tok, char *er
 
 /* A small SentencePiece vocabulary: <unk> <s> </s> ▁ a b ▁a ab <0x41>. */
 enum { SPM_N = 9 };
-static const char *const SPM_TOKENS[SPM_N] = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a", "ab", "<0x41>"};
+static const char *const SPM_TOKENS[SPM_N] = {"<unk>",
+                                              "<s>",
+                                              "</s>",
+                                              "\xE2\x96\x81",
+                                              "a",
+                                              "b",
+                                              "\xE2\x96\x81"
+                                              "a",
+                                              "ab",
+                                              "<0x41>"};
 static const float SPM_SCORES[SPM_N] = {0, 0, 0, -1, -2, -3, -4, -5, 0};
 static const int32_t SPM_TYPES[SPM_N] = {2, 3, 3, 1, 1, 1, 1, 1, 6};
 
@@ -568,20 +611,21 @@ static void check_encode(const tokenizer *tok, const char *text, unsigned flags,
     free(got.v);
 }
 
-#define IDS(...) ((const bibim_token[]){__VA_ARGS__}), (int64_t)(sizeof((const bibim_token[]){__VA_ARGS__}) / sizeof(bibim_token))
+#define IDS(...)                                                                                                       \
+    ((const bibim_token[]){__VA_ARGS__}), (int64_t)(sizeof((const bibim_token[]){__VA_ARGS__}) / sizeof(bibim_token))
 
 /* ids of the extra tokens of the test BPE vocabulary */
-enum { T_AB = 256, T_ABC, T_CTL, T_USER, T_UPPER_AB, T_UPPER_BCD };
+enum { T_AB = 256, T_ABC, T_CTL, T_USER, T_UPPER_AB, T_UPPER_BCD, T_EOT };
 
 static tokenizer *test_bpe_vocab(const char *pre) {
-    static const char *const extra[] = {"ab", "abc", "<|ctl|>", "<user>", "AB", "BCD"};
-    static const int32_t types[] = {1, 1, TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED, TOKEN_TYPE_CONTROL,
-                                    TOKEN_TYPE_CONTROL};
+    static const char *const extra[] = {"ab", "abc", "<|ctl|>", "<user>", "AB", "BCD", "<|eot_id|>"};
+    static const int32_t types[] = {
+        1, 1, TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED, TOKEN_TYPE_CONTROL, TOKEN_TYPE_CONTROL, TOKEN_TYPE_NORMAL};
     /* Odd merges are skipped: unknown parts, no separator, a repeat. */
     static const char *const merges[] = {"a b", "ab c", "zz qq", "nospace", "a b", " b", "b  a", ""};
     tokenizer *tok = NULL;
     char err[256] = "";
-    bibim_status st = load_written(bpe_writer(pre, extra, types, 6, merges, 8), &tok, err, sizeof err);
+    bibim_status st = load_written(bpe_writer(pre, extra, types, 7, merges, 8), &tok, err, sizeof err);
     CHECKF(st == BIBIM_OK, "%s", err);
     return tok;
 }
@@ -594,7 +638,7 @@ static int test_bpe_merges(void) {
     check_encode(tok, "ab abc", 0, IDS(T_AB, ' ', T_ABC)); /* the space's character, U+0120, has id 0x20 here */
     check_encode(tok, "", 0, NULL, 0);
     CHECK(tokenizer_bos(tok) == 11 && tokenizer_eos(tok) == 11); /* llama.cpp's defaults for "gpt2" */
-    check_encode(tok, "a", BIBIM_TOKENIZE_ADD_BOS, IDS('a')); /* add_bos_token defaults to false for GPT-2 */
+    check_encode(tok, "a", BIBIM_TOKENIZE_ADD_BOS, IDS('a'));    /* add_bos_token defaults to false for GPT-2 */
     tokenizer_free(tok);
     return 0;
 }
@@ -611,6 +655,9 @@ static int test_special_tokens(void) {
     check_encode(tok, "ABCD", BIBIM_TOKENIZE_SPECIAL, IDS('A', T_UPPER_BCD));
     check_encode(tok, "ABAB", BIBIM_TOKENIZE_SPECIAL, IDS(T_UPPER_AB, T_UPPER_AB));
     check_encode(tok, "ABCD", 0, IDS('A', 'B', 'C', 'D'));
+    /* <|eot_id|> is a control token that ends generation by its text alone (llama.cpp), though typed normal. */
+    check_encode(tok, "<|eot_id|>", BIBIM_TOKENIZE_SPECIAL, IDS(T_EOT));
+    CHECK(tokenizer_is_end(tok, T_EOT) && !tokenizer_is_end(tok, T_CTL));
     /* Pieces: control text only when asked for; user-defined always. */
     char buf[16];
     CHECK(tokenizer_piece(tok, T_CTL, 0, buf, sizeof buf) == 0);
@@ -650,14 +697,13 @@ static int test_spm_small(void) {
     char buf[8];
     CHECK(tokenizer_piece(tok, 6, 0, buf, sizeof buf) == 2 && memcmp(buf, " a", 2) == 0);
     CHECK(tokenizer_piece(tok, 8, 0, buf, sizeof buf) == 1 && buf[0] == 'A');
-    CHECK(tokenizer_piece(tok, 0, 0, buf, sizeof buf) == 0);                    /* <unk> is special */
+    CHECK(tokenizer_piece(tok, 0, 0, buf, sizeof buf) == 0);                   /* <unk> is special */
     CHECK(tokenizer_piece(tok, 0, BIBIM_PIECE_SPECIAL, buf, sizeof buf) == 5); /* "<unk>" */
     CHECK(tokenizer_piece(tok, SPM_N, 0, buf, sizeof buf) == -1);
     CHECK(tokenizer_piece(tok, -1, 0, buf, sizeof buf) == -1);
     tokenizer_free(tok);
     return 0;
 }
-
 
 /* ------------------------------------------------------------------------ */
 /* Hostile vocabularies                                                     */
@@ -755,7 +801,8 @@ static int test_hostile_vocabularies(void) {
         const char *message;
     } cases[] = {
         {"no model", edit_no_model, BIBIM_ERR_NOT_FOUND, "tokenizer.ggml.model is missing"},
-        {"model foo", edit_model_foo, BIBIM_ERR_UNSUPPORTED, "tokenizer.ggml.model 'foo' is not supported (llama, gpt2)"},
+        {"model foo", edit_model_foo, BIBIM_ERR_UNSUPPORTED,
+         "tokenizer.ggml.model 'foo' is not supported (llama, gpt2)"},
         {"model u32", edit_model_u32, BIBIM_ERR_TYPE, "tokenizer.ggml.model has type uint32, expected string"},
         {"no tokens", edit_no_tokens, BIBIM_ERR_NOT_FOUND, "tokenizer.ggml.tokens is missing"},
         {"tokens i32", edit_tokens_i32, BIBIM_ERR_TYPE,
@@ -783,7 +830,8 @@ static int test_hostile_vocabularies(void) {
         {"one token", edit_one_token, BIBIM_OK, ""},
         {"gpt2 without byte tokens", edit_gpt2_no_byte_tokens, BIBIM_OK, ""},
     };
-    static const char *const inputs[] = {"", "a", "ab ab", "\xFF\xFE", "<s>x</s>", "\xE2\x96\x81", "  ", "Caf\xC3\xA9 \xF0\x9F\xA6\x99"};
+    static const char *const inputs[] = {
+        "", "a", "ab ab", "\xFF\xFE", "<s>x</s>", "\xE2\x96\x81", "  ", "Caf\xC3\xA9 \xF0\x9F\xA6\x99"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bibim_gguf_writer *w = spm_writer();
         cases[i].edit(w);
@@ -813,17 +861,16 @@ static int test_hostile_vocabularies(void) {
             CHECK(tokenizer_piece(tok, 5, 0, buf, sizeof buf) == 0); /* empty */
             CHECK(tokenizer_piece(tok, 8, 0, buf, sizeof buf) == 0); /* "<0xZZ>" */
             CHECK(tokenizer_piece(tok, 7, 0, buf, sizeof buf) == 0); /* type 99 */
-            check_encode(tok, "ab", 0, IDS(6, 0)); /* "b" is gone: unknown; ▁a merges despite -0 */
+            check_encode(tok, "ab", 0, IDS(6, 0));                   /* "b" is gone: unknown; ▁a merges despite -0 */
         }
         if (cases[i].edit == edit_one_token && tok) {
             CHECK(tokenizer_bos(tok) == -1 && tokenizer_eos(tok) == -1); /* defaults 1, 2 are out of range */
-            check_encode(tok, "a", BIBIM_TOKENIZE_ADD_BOS, IDS(0, 0)); /* no BOS; "▁" is unknown (id 0) */
+            check_encode(tok, "a", BIBIM_TOKENIZE_ADD_BOS, IDS(0, 0));   /* no BOS; "▁" is unknown (id 0) */
         }
         tokenizer_free(tok);
     }
     return 0;
 }
-
 
 /* ------------------------------------------------------------------------ */
 /* Round trips                                                              */
@@ -839,7 +886,8 @@ static const char *const CORPUS[] = {
     "don't I'm we'LL HE'S y'all're",
     "emoji \xF0\x9F\xA6\x99\xF0\x9F\x9A\x80 \xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7",
     "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xE4\xB8\xAD\xE6\x96\x87 "
-    "\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A Caf\xC3\xA9 na\xC3\xAF" "ve",
+    "\xD8\xB9\xD8\xB1\xD8\xA8\xD9\x8A Caf\xC3\xA9 na\xC3\xAF"
+    "ve",
     "<s></s><unk><|endoftext|> as plain text",
     "\xC2\x85\xC2\xA0\xE3\x80\x80\xE2\x80\xA8 odd spaces",
     "",
@@ -848,8 +896,15 @@ static const char *const CORPUS[] = {
 
 /* Bytes that are not UTF-8: each must come back as it was. */
 static const char *const INVALID[] = {
-    "\xFF", "a\xFE" "b", "\xC0\x80", "\xED\xA0\x80 surrogate", "\xE2\x96 truncated", "end \xF0\x9F\xA6",
-    "\x80\x80\x80", "mixed \xC3\xA9\xC3 \xA9",
+    "\xFF",
+    "a\xFE"
+    "b",
+    "\xC0\x80",
+    "\xED\xA0\x80 surrogate",
+    "\xE2\x96 truncated",
+    "end \xF0\x9F\xA6",
+    "\x80\x80\x80",
+    "mixed \xC3\xA9\xC3 \xA9",
 };
 
 static void check_round_trip(const tokenizer *tok, const char *text, size_t len, const char *prefix) {
@@ -867,7 +922,8 @@ static int test_round_trip_gpt2(void) {
     SKIP_UNLESS_FILE(GPT2_VOCAB);
     tokenizer *tok = load(GPT2_VOCAB);
     if (!tok) return 0;
-    for (size_t i = 0; i < sizeof CORPUS / sizeof CORPUS[0]; i++) check_round_trip(tok, CORPUS[i], strlen(CORPUS[i]), "");
+    for (size_t i = 0; i < sizeof CORPUS / sizeof CORPUS[0]; i++)
+        check_round_trip(tok, CORPUS[i], strlen(CORPUS[i]), "");
     for (size_t i = 0; i < sizeof INVALID / sizeof INVALID[0]; i++)
         check_round_trip(tok, INVALID[i], strlen(INVALID[i]), "");
     /* Random bytes, NUL included. */
@@ -925,9 +981,9 @@ static int test_buffers(void) {
     int64_t len = tokenizer_piece(tok, 15043, 0, piece, 3); /* "▁Hello" -> " Hello" */
     CHECK(len == 6 && memcmp(piece, " He####", 7) == 0);
     CHECK(tokenizer_piece(tok, 15043, 0, NULL, 0) == 6);
-    CHECK(tokenizer_piece(tok, 1, 0, piece, sizeof piece) == 0);                                  /* <s> */
+    CHECK(tokenizer_piece(tok, 1, 0, piece, sizeof piece) == 0); /* <s> */
     CHECK(tokenizer_piece(tok, 1, BIBIM_PIECE_SPECIAL, piece, sizeof piece) == 3 && !memcmp(piece, "<s>", 3));
-    CHECK(tokenizer_piece(tok, 3 + 0x41, 0, piece, sizeof piece) == 1 && piece[0] == 'A');      /* <0x41> */
+    CHECK(tokenizer_piece(tok, 3 + 0x41, 0, piece, sizeof piece) == 1 && piece[0] == 'A'); /* <0x41> */
     CHECK(tokenizer_piece(tok, 32000, 0, piece, sizeof piece) == -1);
     CHECK(tokenizer_n_vocab(tok) == 32000 && tokenizer_bos(tok) == 1 && tokenizer_eos(tok) == 2);
     CHECK(tokenizer_is_end(tok, 2) && !tokenizer_is_end(tok, 1) && !tokenizer_is_end(tok, -1) &&

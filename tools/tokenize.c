@@ -39,11 +39,16 @@ static int parse_option(int argc, char **argv, int *i, options *o) {
         cli_usage_error("tokenize", "%s needs a value", a);
         return -1;
     }
-    if (is_model) o->model = argv[++*i];
-    else if (is_file) o->file = argv[++*i];
-    else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
-    else if (!strcmp(a, "--special")) o->special = 1;
-    else if (!strcmp(a, "--pieces")) o->pieces = 1;
+    if (is_model)
+        o->model = argv[++*i];
+    else if (is_file)
+        o->file = argv[++*i];
+    else if (!strcmp(a, "--no-bos"))
+        o->no_bos = 1;
+    else if (!strcmp(a, "--special"))
+        o->special = 1;
+    else if (!strcmp(a, "--pieces"))
+        o->pieces = 1;
     else {
         cli_usage_error("tokenize", "unknown option '%s' (see --help)", a);
         return -1;
@@ -73,9 +78,12 @@ static int parse_options(int argc, char **argv, options *o, int *status) {
             o->text = a;
         }
     }
-    if (!o->model) cli_usage_error("tokenize", "-m MODEL is required");
-    else if (!o->text == !o->file) cli_usage_error("tokenize", "give either TEXT or -f FILE");
-    else return 0;
+    if (!o->model)
+        cli_usage_error("tokenize", "-m MODEL is required");
+    else if (!o->text == !o->file)
+        cli_usage_error("tokenize", "give either TEXT or -f FILE");
+    else
+        return 0;
     return -1;
 }
 
@@ -105,7 +113,8 @@ static char *read_input(const char *path, size_t *len) {
     }
     fclose(f);
     if (state != DONE) {
-        fprintf(stderr, "bibim tokenize: cannot read %s: %s\n", path, state == READ_ERROR ? "read error" : "out of memory");
+        fprintf(stderr, "bibim tokenize: cannot read %s: %s\n", path,
+                state == READ_ERROR ? "read error" : "out of memory");
         free(data);
         return NULL;
     }
@@ -156,12 +165,18 @@ static void print_escaped(const char *piece, size_t len) {
             continue;
         }
         unsigned char c = s[i++];
-        if (c == '\n') fputs("\\n", stdout);
-        else if (c == '\t') fputs("\\t", stdout);
-        else if (c == '\r') fputs("\\r", stdout);
-        else if (c == '\\') fputs("\\\\", stdout);
-        else if (c < 0x20 || c >= 0x7F) printf("\\x%02x", c);
-        else putchar(c);
+        if (c == '\n')
+            fputs("\\n", stdout);
+        else if (c == '\t')
+            fputs("\\t", stdout);
+        else if (c == '\r')
+            fputs("\\r", stdout);
+        else if (c == '\\')
+            fputs("\\\\", stdout);
+        else if (c < 0x20 || c >= 0x7F)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
     }
 }
 
@@ -205,8 +220,10 @@ static int run(const options *o, const char *text, size_t len) {
     int status = EXIT_INPUT;
     if (tokens) {
         status = EXIT_OK;
-        if (o->pieces) status = print_pieces(model, tokens, n);
-        else print_ids(tokens, n);
+        if (o->pieces)
+            status = print_pieces(model, tokens, n);
+        else
+            print_ids(tokens, n);
     }
     free(tokens);
     bibim_model_free(model);
