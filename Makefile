@@ -3,8 +3,9 @@
 #   make              library (static + shared), the bibim command
 #   make test         unit and end-to-end tests on the normal build
 #   make test-san     the same tests built with ASan+UBSan (build-san/)
+#   make test-valgrind  the C tests and a few commands under valgrind memcheck
 #   make fuzz-run     the libFuzzer targets for a bounded time (clang)
-#   make check        test + test-san + fuzz-run: what CI runs
+#   make check        test + test-san + test-valgrind + fuzz-run: what CI runs
 #   make install      PREFIX=/usr/local DESTDIR=
 
 CC       ?= cc
@@ -35,7 +36,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 SOVERSION = 0
 
-.PHONY: all lib test test-san fuzz fuzz-run check install clean
+.PHONY: all lib test test-san test-valgrind fuzz fuzz-run check install clean
 all: $(BUILD)/bibim $(BUILD)/libbibim.so
 
 lib: $(BUILD)/libbibim.a $(BUILD)/libbibim.so
@@ -69,6 +70,9 @@ test: $(BUILD)/bibim $(TEST_BIN)
 test-san:
 	$(MAKE) SAN=1 test
 
+test-valgrind: $(BUILD)/bibim $(TEST_BIN)
+	VALGRIND=1 tests/run_tests.sh $(BUILD)
+
 fuzz: build-fuzz/fuzz_gguf
 
 build-fuzz/fuzz_gguf: fuzz/fuzz_gguf.c $(LIB_SRC) $(wildcard src/*.h) include/bibim.h
@@ -79,7 +83,14 @@ build-fuzz/fuzz_gguf: fuzz/fuzz_gguf.c $(LIB_SRC) $(wildcard src/*.h) include/bi
 fuzz-run: build-fuzz/fuzz_gguf
 	fuzz/run.sh build-fuzz/fuzz_gguf $(FUZZ_SECONDS)
 
-check: test test-san fuzz-run
+# One after the other (each builds with -j), then the totals of all three runs.
+check:
+	rm -f build/test-totals build-san/test-totals
+	$(MAKE) test
+	$(MAKE) test-san
+	$(MAKE) test-valgrind
+	$(MAKE) fuzz-run
+	@cat build/test-totals build-san/test-totals | awk '{p += $$1; f += $$2; s += $$3} END {print "total: " p " passed, " f " failed, " s " skipped"}'
 
 install: $(BUILD)/bibim lib
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
