@@ -59,8 +59,9 @@ int32_t tokenizer_n_vocab(const tokenizer *tok);
  *     missing; byte-level BPE drops a byte that has no token, as llama.cpp
  *     does (real vocabularies have all 256).
  * Writes up to `capacity` tokens and the full count to *n_tokens;
- * BIBIM_ERR_TOO_SMALL if they did not fit. Read-only: any number of threads
- * may call it at once. */
+ * BIBIM_ERR_TOO_SMALL if they did not fit; BIBIM_ERR_INVALID_ARG for a
+ * text over 512 MiB (symbol indices are 32-bit); BIBIM_ERR_NOMEM. Read-only:
+ * any number of threads may call it at once. */
 bibim_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len, unsigned flags, bibim_token *tokens,
                               int64_t capacity, int64_t *n_tokens);
 
