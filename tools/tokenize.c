@@ -21,10 +21,6 @@ static const char USAGE[] =
     "  -h, --help         show this help\n"
     "  --                 what follows is TEXT, even if it starts with '-'\n";
 
-/* The command's entry point (tools/main.c dispatches to it). Declared here
- * until tools/cli.h lists it with the other subcommands. */
-int cmd_tokenize(int argc, char **argv);
-
 typedef struct options {
     const char *model, *file, *text;
     int no_bos, special, pieces;
