@@ -702,6 +702,17 @@ static int test_spm_small(void) {
     CHECK(tokenizer_piece(tok, SPM_N, 0, buf, sizeof buf) == -1);
     CHECK(tokenizer_piece(tok, -1, 0, buf, sizeof buf) == -1);
     tokenizer_free(tok);
+
+    /* The flags from the file: no space prefix, and EOS added with BOS. */
+    bibim_gguf_writer *w = spm_writer();
+    bibim_gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix", 0);
+    bibim_gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", 1);
+    CHECKF(load_written(w, &tok, err, sizeof err) == BIBIM_OK, "%s", err);
+    if (!tok) return 0;
+    check_encode(tok, "ab", 0, IDS(7));
+    check_encode(tok, "ab", BIBIM_TOKENIZE_ADD_BOS, IDS(1, 7, 2));
+    check_encode(tok, "a b", 0, IDS(4, 3, 5)); /* "▁b" is no token */
+    tokenizer_free(tok);
     return 0;
 }
 
