@@ -223,7 +223,9 @@ static int print_text(bibim_gguf *g, const char *path) {
         free(name);
     }
     totals tt = tensor_totals(g);
-    printf("\nparameters: %" PRIu64 " (%.3f B)\n", tt.n_params, (double)tt.n_params / 1e9);
+    double n = (double)tt.n_params;
+    printf("\nparameters: %" PRIu64 " (%.2f%s)\n", tt.n_params, n >= 1e9 ? n / 1e9 : n >= 1e6 ? n / 1e6 : n / 1e3,
+           n >= 1e9 ? "B" : n >= 1e6 ? "M" : "K");
     printf("weights:    %" PRIu64 " bytes (%.2f MiB), %.3f bits per weight\n", tt.n_bytes,
            (double)tt.n_bytes / (1 << 20), tt.n_params ? 8.0 * (double)tt.n_bytes / (double)tt.n_params : 0.0);
     return EXIT_OK;
