@@ -27,6 +27,17 @@ CFLAGS   += -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
+# Kernels of each instruction-set level are built with that level's flags;
+# the others only run after a runtime check (src/cpu.c) says the CPU has them.
+MACHINE  := $(shell $(CC) -dumpmachine)
+ifneq (,$(findstring x86_64,$(MACHINE)))
+FLAGS_dot_avx2   = -mavx2 -mfma -mf16c
+FLAGS_dot_avx512 = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
+endif
+ifneq (,$(findstring aarch64,$(MACHINE)))
+FLAGS_dot_dotprod = -march=armv8.2-a+dotprod
+endif
+
 LIB_SRC  := $(wildcard src/*.c)
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TOOL_SRC := $(wildcard tools/*.c)
@@ -43,7 +54,7 @@ lib: $(BUILD)/libbibim.a $(BUILD)/libbibim.so
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/bibim.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(FLAGS_$*) -c $< -o $@
 
 $(BUILD)/libbibim.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -75,10 +86,16 @@ test-valgrind: $(BUILD)/bibim $(TEST_BIN)
 
 fuzz: build-fuzz/fuzz_gguf
 
-build-fuzz/fuzz_gguf: fuzz/fuzz_gguf.c $(LIB_SRC) $(wildcard src/*.h) include/bibim.h
-	@mkdir -p build-fuzz
-	clang -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ fuzz/fuzz_gguf.c $(LIB_SRC) -lm -lpthread
+FUZZ_CFLAGS = -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-sanitize-recover=all
+FUZZ_OBJ := $(LIB_SRC:src/%.c=build-fuzz/obj/%.o)
+
+build-fuzz/obj/%.o: src/%.c $(wildcard src/*.h) include/bibim.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(FLAGS_$*) -c $< -o $@
+
+build-fuzz/fuzz_gguf: fuzz/fuzz_gguf.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ fuzz/fuzz_gguf.c $(FUZZ_OBJ) -lm -lpthread
 
 fuzz-run: build-fuzz/fuzz_gguf
 	fuzz/run.sh build-fuzz/fuzz_gguf $(FUZZ_SECONDS)

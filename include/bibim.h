@@ -466,6 +466,11 @@ const char *bibim_context_errmsg(const bibim_context *ctx);
 uint32_t bibim_context_n_ctx(const bibim_context *ctx);
 /* Tokens in the KV cache (the position the next token gets). */
 uint32_t bibim_context_n_past(const bibim_context *ctx);
+/* The instruction-set level of the kernels in use: "scalar", "avx2",
+ * "avx512", "neon" or "dotprod": the best the CPU has, unless the
+ * environment variable BIBIM_CPU names a lower one when the context is
+ * created (context creation fails if it names one the CPU lacks). */
+const char *bibim_context_cpu_level(const bibim_context *ctx);
 
 /* Evaluates `n` tokens at positions n_past .. n_past+n-1 and appends them to
  * the KV cache. Afterwards bibim_context_logits() holds the logits after the

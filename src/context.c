@@ -28,6 +28,7 @@ static bibim_status context_fail(bibim_context *c, bibim_status st, const char *
 const char *bibim_context_errmsg(const bibim_context *c) { return c ? c->errmsg : "no context"; }
 uint32_t bibim_context_n_ctx(const bibim_context *c) { return c->n_ctx; }
 uint32_t bibim_context_n_past(const bibim_context *c) { return c->n_past; }
+const char *bibim_context_cpu_level(const bibim_context *c) { return cpu_level_name(c->cpu); }
 const float *bibim_context_logits(const bibim_context *c) { return c->has_logits ? c->logits : NULL; }
 
 static void free_scratch(forward_scratch *s) {
@@ -113,6 +114,7 @@ bibim_status bibim_context_create(const bibim_model *model, const bibim_context_
     if (!dot_kernel_for(model->output.type))
         return context_fail(c, BIBIM_ERR_UNSUPPORTED, "no kernel for output weights of type %s",
                             bibim_type_name(model->output.type));
+    if (cpu_level_choose(&c->cpu, c->errmsg, sizeof c->errmsg) != BIBIM_OK) return BIBIM_ERR_INVALID_ARG;
     int n_threads = p->n_threads ? p->n_threads : threadpool_physical_cores();
     c->pool = threadpool_create(n_threads);
     if (!c->pool) return context_fail(c, BIBIM_ERR_NOMEM, "cannot start %d threads", n_threads);

@@ -3,6 +3,7 @@
 #ifndef BIBIM_CONTEXT_H
 #define BIBIM_CONTEXT_H
 
+#include "kernels.h"
 #include "model.h"
 #include "threadpool.h"
 
@@ -34,6 +35,7 @@ struct bibim_context {
     const bibim_model *model;
     uint32_t n_ctx, n_batch, n_past;
     threadpool *pool;
+    cpu_level cpu;   /* which kernels the matrix products use */
     kv_cache kv;
     forward_scratch s;
     float *logits; /* [n_vocab] after the last evaluated token */

@@ -47,7 +47,7 @@ static void matmul_task(void *arg, int64_t task, int thread) {
 
 static void matmul(bibim_context *c, const matrix *w, const float *x, int64_t x_stride, int64_t n_tokens, float *y,
                    int64_t y_stride) {
-    matmul_job j = {.w = w, .kernel = dot_kernel_for(w->type), .x = x, .x_stride = x_stride,
+    matmul_job j = {.w = w, .kernel = dot_kernel_at(w->type, c->cpu), .x = x, .x_stride = x_stride,
                     .act = c->s.act, .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride,
                     .n_tokens = n_tokens};
     threadpool_run(c->pool, quantize_act_task, &j, n_tokens);
