@@ -1,5 +1,9 @@
-/* threadpool.c — see threadpool.h. Workers wait on a condition variable for
- * a new job generation, then take task indices from an atomic counter. */
+/* threadpool.c — see threadpool.h.
+ *
+ * A decode step runs a few hundred short jobs (one per matrix product), so
+ * waking sleeping threads would cost more than the work: workers spin on the
+ * job counter for a while before they sleep on a condition variable, and the
+ * caller spins until the last worker is done. */
 #include "threadpool.h"
 
 #include <pthread.h>
@@ -9,14 +13,28 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ volatile("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* Spins before sleeping: about 100 microseconds, longer than the gap between
+ * two matrix products of a decode step, much shorter than a pause between tokens. */
+enum { SPIN_ROUNDS = 20000 };
+
 struct threadpool {
     int n_threads;
     pthread_t *workers;
     pthread_mutex_t lock;
-    pthread_cond_t job_ready, job_done;
-    uint64_t generation; /* bumped for each job; workers run each generation once */
-    int n_busy;          /* workers still inside the current job */
-    int stopping;
+    pthread_cond_t wake;
+    atomic_uint_fast64_t generation; /* bumped for each job */
+    atomic_int n_busy;               /* workers still inside the current job */
+    atomic_int n_sleeping;           /* workers waiting on `wake` */
+    atomic_int stopping;
     threadpool_task_fn fn;
     void *arg;
     int64_t n_tasks;
@@ -36,22 +54,34 @@ static void run_tasks(threadpool *p, int thread_index) {
     }
 }
 
+/* Waits until the generation moves past `seen` (or the pool stops). */
+static uint64_t wait_for_job(threadpool *p, uint64_t seen) {
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (g != seen || atomic_load(&p->stopping)) return g;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&p->lock);
+    atomic_fetch_add(&p->n_sleeping, 1);
+    uint64_t g;
+    while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->stopping))
+        pthread_cond_wait(&p->wake, &p->lock);
+    atomic_fetch_sub(&p->n_sleeping, 1);
+    pthread_mutex_unlock(&p->lock);
+    return g;
+}
+
 static void *worker_main(void *arg) {
     worker_start start = *(worker_start *)arg;
     free(arg);
     threadpool *p = start.pool;
     uint64_t seen = 0;
-    pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stopping && p->generation == seen) pthread_cond_wait(&p->job_ready, &p->lock);
-        if (p->stopping) break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->lock);
+        seen = wait_for_job(p, seen);
+        if (atomic_load(&p->stopping)) break;
         run_tasks(p, start.index);
-        pthread_mutex_lock(&p->lock);
-        if (--p->n_busy == 0) pthread_cond_signal(&p->job_done);
+        atomic_fetch_sub_explicit(&p->n_busy, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
@@ -60,8 +90,7 @@ threadpool *threadpool_create(int n_threads) {
     if (!p) return NULL;
     p->n_threads = n_threads < 1 ? 1 : n_threads;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->job_ready, NULL);
-    pthread_cond_init(&p->job_done, NULL);
+    pthread_cond_init(&p->wake, NULL);
     p->workers = calloc((size_t)p->n_threads, sizeof *p->workers);
     if (!p->workers) {
         threadpool_free(p);
@@ -72,7 +101,7 @@ threadpool *threadpool_create(int n_threads) {
         if (ws) *ws = (worker_start){p, i};
         if (!ws || pthread_create(&p->workers[i], NULL, worker_main, ws) != 0) {
             free(ws);
-            p->n_threads = i; /* keep the workers that started */
+            p->n_threads = i; /* join the workers that started */
             threadpool_free(p);
             return NULL;
         }
@@ -83,13 +112,12 @@ threadpool *threadpool_create(int n_threads) {
 void threadpool_free(threadpool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->lock);
-    p->stopping = 1;
-    pthread_cond_broadcast(&p->job_ready);
+    atomic_store(&p->stopping, 1);
+    pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     for (int i = 1; p->workers && i < p->n_threads; i++) pthread_join(p->workers[i], NULL);
     pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->job_ready);
-    pthread_cond_destroy(&p->job_done);
+    pthread_cond_destroy(&p->wake);
     free(p->workers);
     free(p);
 }
@@ -102,19 +130,19 @@ void threadpool_run(threadpool *p, threadpool_task_fn fn, void *arg, int64_t n_t
         for (int64_t t = 0; t < n_tasks; t++) fn(arg, t, 0);
         return;
     }
-    pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->arg = arg;
     p->n_tasks = n_tasks;
-    atomic_store(&p->next_task, 0);
-    p->n_busy = p->n_threads - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->job_ready);
-    pthread_mutex_unlock(&p->lock);
+    atomic_store_explicit(&p->next_task, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->n_busy, p->n_threads - 1, memory_order_relaxed);
+    atomic_fetch_add(&p->generation, 1); /* seq_cst: pairs with n_sleeping (no lost wake-up) */
+    if (atomic_load(&p->n_sleeping) > 0) {
+        pthread_mutex_lock(&p->lock);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+    }
     run_tasks(p, 0);
-    pthread_mutex_lock(&p->lock);
-    while (p->n_busy > 0) pthread_cond_wait(&p->job_done, &p->lock);
-    pthread_mutex_unlock(&p->lock);
+    while (atomic_load_explicit(&p->n_busy, memory_order_acquire) > 0) cpu_relax();
 }
 
 /* Counts distinct (physical id, core id) pairs in /proc/cpuinfo; falls back
@@ -125,12 +153,11 @@ int threadpool_physical_cores(void) {
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return fallback;
     enum { MAX_CORES = 1024 };
-    static const int none = -1;
-    int pairs[MAX_CORES][2], n = 0, phys = none, core = none;
+    int pairs[MAX_CORES][2], n = 0, phys = -1, core = -1;
     char line[256];
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, "physical id : %d", &phys) == 1) continue;
-        if (sscanf(line, "core id : %d", &core) == 1 && phys != none && n < MAX_CORES) {
+        if (sscanf(line, "core id : %d", &core) == 1 && phys >= 0 && n < MAX_CORES) {
             int seen = 0;
             for (int i = 0; i < n && !seen; i++) seen = pairs[i][0] == phys && pairs[i][1] == core;
             if (!seen) pairs[n][0] = phys, pairs[n][1] = core, n++;
