@@ -70,9 +70,11 @@ static bibim_status alloc_buffers(bibim_context *c) {
     s->out = alloc_floats(nb * widest);
     /* F32 is the widest activation type: 4 bytes an element. */
     s->act_row_stride = ((size_t)widest * 4 + 63) & ~(size_t)63;
-    s->act = malloc(s->act_row_stride * (size_t)nb);
+    /* Activation rows start on 64-byte boundaries: SIMD kernels may rely on it. */
+    s->act = aligned_alloc(64, s->act_row_stride * (size_t)nb);
     s->scores = alloc_floats((int64_t)n_threads * c->n_ctx);
-    s->q16 = malloc((size_t)n_threads * (size_t)hp->head_dim * sizeof(uint16_t));
+    s->q16_stride = ((size_t)hp->head_dim + 31) & ~(size_t)31; /* 64-byte aligned rows, as for act */
+    s->q16 = aligned_alloc(64, (size_t)n_threads * s->q16_stride * sizeof(uint16_t));
     c->logits = alloc_floats(hp->n_vocab);
     if (!c->kv.k || !c->kv.v || !s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up ||
         !s->out || !s->act || !s->scores || !s->q16 || !c->logits)

@@ -11,13 +11,37 @@
 #include <math.h>
 #include <string.h>
 
-/* ---- matrix products: y[t][o] = W[o] . x[t] ---- */
+/* ---- matrix products: y[t][o] = W[o] . x[t] ----
+ *
+ * First the input rows are converted to the weight type's activation type
+ * (prepare_acts), then every weight row meets every input row (matmul).
+ * Products that share an input (q, k, v; gate, up) convert it once. */
+
+typedef struct act_job {
+    const dot_kernel *kernel;
+    const float *x;
+    int64_t x_stride, n_in;
+    uint8_t *act;
+    size_t act_stride;
+} act_job;
+
+static void quantize_act_task(void *arg, int64_t t, int thread) {
+    (void)thread;
+    const act_job *j = arg;
+    j->kernel->quantize_act(j->x + t * j->x_stride, j->act + (size_t)t * j->act_stride, j->n_in);
+}
+
+/* Converts n_tokens rows of x (n_in floats each) for weights of `type`. */
+static void prepare_acts(bibim_context *c, bibim_type type, const float *x, int64_t x_stride, int64_t n_in,
+                         int64_t n_tokens) {
+    act_job j = {dot_kernel_at(type, c->cpu), x, x_stride, n_in, c->s.act, c->s.act_row_stride};
+    if (n_tokens == 1) quantize_act_task(&j, 0, 0); /* not worth waking the workers */
+    else threadpool_run(c->pool, quantize_act_task, &j, n_tokens);
+}
 
 typedef struct matmul_job {
     const matrix *w;
     const dot_kernel *kernel;
-    const float *x;
-    int64_t x_stride;
     const uint8_t *act;
     size_t act_stride;
     float *y;
@@ -25,12 +49,6 @@ typedef struct matmul_job {
     int64_t n_tokens;
     int64_t rows_per_task;
 } matmul_job;
-
-static void quantize_act_task(void *arg, int64_t t, int thread) {
-    (void)thread;
-    const matmul_job *j = arg;
-    j->kernel->quantize_act(j->x + t * j->x_stride, (uint8_t *)j->act + (size_t)t * j->act_stride, j->w->n_in);
-}
 
 static void matmul_task(void *arg, int64_t task, int thread) {
     (void)thread;
@@ -45,17 +63,24 @@ static void matmul_task(void *arg, int64_t task, int thread) {
     }
 }
 
-static void matmul(bibim_context *c, const matrix *w, const float *x, int64_t x_stride, int64_t n_tokens, float *y,
-                   int64_t y_stride) {
-    matmul_job j = {.w = w, .kernel = dot_kernel_at(w->type, c->cpu), .x = x, .x_stride = x_stride,
-                    .act = c->s.act, .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride,
-                    .n_tokens = n_tokens};
-    threadpool_run(c->pool, quantize_act_task, &j, n_tokens);
+/* y = W x for the n_tokens rows prepared by prepare_acts. */
+static void matmul(bibim_context *c, const matrix *w, int64_t n_tokens, float *y, int64_t y_stride) {
+    matmul_job j = {.w = w, .kernel = dot_kernel_at(w->type, c->cpu), .act = c->s.act,
+                    .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride, .n_tokens = n_tokens};
     /* Enough tasks to balance the threads, few enough to keep overhead low. */
     int64_t n_tasks = (int64_t)threadpool_n_threads(c->pool) * 8;
     j.rows_per_task = (w->n_out + n_tasks - 1) / n_tasks;
     if (j.rows_per_task < 4) j.rows_per_task = 4;
     threadpool_run(c->pool, matmul_task, &j, (w->n_out + j.rows_per_task - 1) / j.rows_per_task);
+}
+
+/* Prepares x for `w` unless `after` (a product of the same input done just
+ * before) left it in the same activation type. */
+static void matmul_from(bibim_context *c, const matrix *w, const matrix *after, const float *x, int64_t x_stride,
+                        int64_t n_tokens, float *y, int64_t y_stride) {
+    if (!after || dot_kernel_at(after->type, c->cpu)->act_type != dot_kernel_at(w->type, c->cpu)->act_type)
+        prepare_acts(c, w->type, x, x_stride, w->n_in, n_tokens);
+    matmul(c, w, n_tokens, y, y_stride);
 }
 
 /* ---- element-wise steps ---- */
@@ -116,18 +141,20 @@ static void attention_task(void *arg, int64_t task, int thread) {
     int64_t pos = c->n_past + t, hd = hp->head_dim, kv_dim = c->kv.kv_dim;
     int64_t kv_head = h / (hp->n_head / hp->n_head_kv);
     const float *q = c->s.q + t * hp->n_head * hd + h * hd;
-    uint16_t *q16 = c->s.q16 + (int64_t)thread * hd;
+    uint16_t *q16 = c->s.q16 + (size_t)thread * c->s.q16_stride;
     float *scores = c->s.scores + (int64_t)thread * c->n_ctx;
     const uint16_t *keys = c->kv.k + (int64_t)j->layer * c->n_ctx * kv_dim + kv_head * hd;
     const uint16_t *values = c->kv.v + (int64_t)j->layer * c->n_ctx * kv_dim + kv_head * hd;
     float scale = 1.0f / sqrtf((float)hd);
 
-    for (int64_t d = 0; d < hd; d++) q16[d] = fp32_to_fp16(q[d]);
+    /* q . k is the F16 weight kernel's product: a row of F16 "weights" (the key)
+     * times F16 activations (the query). */
+    const dot_kernel *f16 = dot_kernel_at(BIBIM_TYPE_F16, c->cpu);
+    f16->quantize_act(q, q16, hd);
     float max = -INFINITY;
     for (int64_t p = 0; p <= pos; p++) {
-        const uint16_t *k = keys + p * kv_dim;
-        float dot = 0;
-        for (int64_t d = 0; d < hd; d++) dot += fp16_to_fp32(q16[d]) * fp16_to_fp32(k[d]);
+        float dot;
+        f16->dot(hd, keys + p * kv_dim, q16, &dot);
         scores[p] = dot * scale;
         if (scores[p] > max) max = scores[p];
     }
@@ -166,9 +193,9 @@ static void attention_block(bibim_context *c, int l, int64_t n) {
     int64_t d = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim, kv_dim = c->kv.kv_dim;
 
     for (int64_t t = 0; t < n; t++) rms_norm(s->x + t * d, w->attn_norm, s->xb + t * d, d, hp->rms_eps);
-    matmul(c, &w->wq, s->xb, d, n, s->q, q_dim);
-    matmul(c, &w->wk, s->xb, d, n, s->k, kv_dim);
-    matmul(c, &w->wv, s->xb, d, n, s->v, kv_dim);
+    matmul_from(c, &w->wq, NULL, s->xb, d, n, s->q, q_dim);
+    matmul_from(c, &w->wk, &w->wq, s->xb, d, n, s->k, kv_dim);
+    matmul_from(c, &w->wv, &w->wk, s->xb, d, n, s->v, kv_dim);
     for (int64_t t = 0; t < n; t++) {
         rope(s->q + t * q_dim, hp->n_head, hp, c->model->rope_factors, c->n_past + t);
         rope(s->k + t * kv_dim, hp->n_head_kv, hp, c->model->rope_factors, c->n_past + t);
@@ -176,7 +203,7 @@ static void attention_block(bibim_context *c, int l, int64_t n) {
     store_kv(c, l, n);
     attention_job job = {c, l, n};
     threadpool_run(c->pool, attention_task, &job, n * hp->n_head);
-    matmul(c, &w->wo, s->att, q_dim, n, s->out, d);
+    matmul_from(c, &w->wo, NULL, s->att, q_dim, n, s->out, d);
     for (int64_t i = 0; i < n * d; i++) s->x[i] += s->out[i];
 }
 
@@ -187,10 +214,10 @@ static void feed_forward_block(bibim_context *c, int l, int64_t n) {
     int64_t d = hp->n_embd, ff = hp->n_ff;
 
     for (int64_t t = 0; t < n; t++) rms_norm(s->x + t * d, w->ffn_norm, s->xb + t * d, d, hp->rms_eps);
-    matmul(c, &w->w_gate, s->xb, d, n, s->gate, ff);
-    matmul(c, &w->w_up, s->xb, d, n, s->up, ff);
+    matmul_from(c, &w->w_gate, NULL, s->xb, d, n, s->gate, ff);
+    matmul_from(c, &w->w_up, &w->w_gate, s->xb, d, n, s->up, ff);
     for (int64_t i = 0; i < n * ff; i++) s->gate[i] = silu(s->gate[i]) * s->up[i];
-    matmul(c, &w->w_down, s->gate, ff, n, s->out, d);
+    matmul_from(c, &w->w_down, NULL, s->gate, ff, n, s->out, d);
     for (int64_t i = 0; i < n * d; i++) s->x[i] += s->out[i];
 }
 
@@ -212,10 +239,10 @@ bibim_status forward_batch(bibim_context *c, const bibim_token *tokens, int64_t 
     int64_t first = all_logits ? 0 : n - 1;
     for (int64_t t = first; t < n; t++) rms_norm(s->x + t * d, m->output_norm, s->xb + t * d, d, hp->rms_eps);
     if (all_logits) {
-        matmul(c, &m->output, s->xb, d, n, all_logits, hp->n_vocab);
+        matmul_from(c, &m->output, NULL, s->xb, d, n, all_logits, hp->n_vocab);
         memcpy(c->logits, all_logits + (n - 1) * hp->n_vocab, (size_t)hp->n_vocab * sizeof(float));
     } else {
-        matmul(c, &m->output, s->xb + (n - 1) * d, d, 1, c->logits, hp->n_vocab);
+        matmul_from(c, &m->output, NULL, s->xb + (n - 1) * d, d, 1, c->logits, hp->n_vocab);
     }
     return BIBIM_OK;
 }
