@@ -2,21 +2,39 @@
  * each weight type, the quantizer that turns float activations into the
  * paired activation type, and the dot of one weight row with them.
  *
- * The numerics are llama.cpp's CPU path, so that logits agree with it:
- *   - F32 x F32, F16 x F16 and BF16 x BF16 multiply in float (products of
- *     two halves or two bfloats are exact in float) and add in float.
- *   - The block quants take integer dot products per block (or per
- *     sub-block of a K-quant), exact in int32, then scale them in float.
- *   - Activations are quantized as ggml's x86 (AVX/AVX2) build does it,
- *     the path llama.cpp runs on x86: rounding halves to even (see
- *     round_to_q8), and Q8_0/Q8_1's inverse scale is 127/amax.
- * Only float rounding may differ from llama.cpp's: its SIMD code keeps
- * other partial sums and fuses multiply-adds, a few ulps of the result.
+ * The numerics are, bit for bit, those of llama.cpp's CPU backend on x86-64
+ * with AVX2/AVX-512 (the reference: llama.cpp c392e50, build 4748, built
+ * with GGML_NATIVE on an AVX-512F/BW/VL + VNNI + BF16 CPU, prompt batches of
+ * 16 tokens). Which ggml routine computes a product depends on the weight
+ * type and, for some types, on the batch:
+ *   - F32, F16, BF16: llamafile's tinyBLAS (sgemm.cpp), which serves every
+ *     batch of 2 or more rows whose length is a multiple of its vector: 16
+ *     float lanes, one FMA per element and lane, then _mm512_reduce_add_ps.
+ *     F16 and BF16 activations are first rounded to F16/BF16; BF16 uses the
+ *     vdpbf16ps instruction, which adds two products per lane in a fixed
+ *     order.
+ *   - Q8_0, Q5_0 (and Q4_0 without repacking): tinyBLAS_Q0_AVX for batches,
+ *     ggml_vec_dot_*_q8_0 for one row; both keep 8 float lanes, each the
+ *     integer dot of 4 consecutive elements of a block, scaled by an FMA.
+ *   - Q4_0: repacked at load into the interleaved Q4_0 8x8 layout; its GEMM
+ *     keeps one float per output and adds each block's integer dot by an FMA.
+ *   - Q4_1, Q5_1 and all K-quants: ggml_vec_dot_* (AVX2 code; tinyBLAS has no
+ *     kernel for them): 8 int32 lanes per block, scaled into 8 float lanes by
+ *     FMAs, reduced by hsum_float_8; the min terms are kept apart.
+ * Integer arithmetic in those kernels is exact for every input the
+ * quantizers here can produce (no _mm256_maddubs_epi16 saturation: the
+ * unsigned operand is at most 63 and the signed one within +-127), so the
+ * only thing to reproduce is the float rounding: which partial sums exist,
+ * where an FMA rounds once instead of twice, and the order of the final
+ * horizontal adds. Each kernel below says what it mirrors. With the same
+ * order, bibim's logits for the reference model equal llama.cpp's exactly
+ * (tests in test_dot.c pin the orders on crafted inputs).
  *
- * These are the twins future SIMD kernels are checked against, so each
- * fixes its summation order in a form SIMD code can reproduce exactly:
- * FLOAT_LANES lane sums for the float types, one float running sum over
- * blocks for the quants.
+ * fma_f32() stands for a vector FMA: one rounding of a*b + c.
+ *
+ * Activations are quantized as ggml's x86 (AVX/AVX2) build does it:
+ * rounding halves to even (see round_to_q8), and Q8_0/Q8_1's inverse scale
+ * is 127/amax.
  *
  * Pointers: weight rows are used through the block structs of quant.h,
  * which need only 2-byte alignment (F32 rows: 4). A row of a tensor whose
@@ -100,55 +118,115 @@ static float signed_abs_max(const float *restrict x, int n) {
     return max;
 }
 
-/* Exact: |sum| <= 32 * 128 * 128 < 2^31. */
-static inline int32_t dot_i8_32(const int8_t *restrict a, const int8_t *restrict b) {
-    int32_t sum = 0;
-    for (int i = 0; i < 32; i++) sum += a[i] * b[i];
-    return sum;
+/* ggml's lane layout, shared by every quantized kernel below: a 32-byte
+ * vector of codes times a 32-byte vector of activation codes, summed in
+ * groups of 4 adjacent bytes into 8 int32 lanes (vpdpbusd, or maddubs +
+ * madd). Lane l of a 32-element block gets elements 4l .. 4l+3. Exact, so
+ * the integer order is free: products of pairs, then pairs of pairs (a
+ * form compilers vectorize). */
+static inline void lane_dots_32(const int8_t *restrict q, const int8_t *restrict a, int32_t lane[8]) {
+    int32_t pair[16];
+    for (int i = 0; i < 16; i++) pair[i] = q[2 * i] * a[2 * i] + q[2 * i + 1] * a[2 * i + 1];
+    for (int l = 0; l < 8; l++) lane[l] = pair[2 * l] + pair[2 * l + 1];
 }
 
-static inline int32_t dot_i8_16(const int8_t *restrict a, const int8_t *restrict b) {
-    int32_t sum = 0;
-    for (int i = 0; i < 16; i++) sum += a[i] * b[i];
-    return sum;
+/* a * b + c rounded once, as an FMA instruction does, in portable C
+ * without a library call (fmaf is one when the build has no FMA
+ * instructions, and costs more than the rest of a block's work).
+ *
+ * The product of two floats is exact in double (24 + 24 < 53 bits), so
+ * t = p + c in double is the exact result rounded once, and (float)t rounds
+ * it a second time. Double rounding can go wrong only when t lands exactly
+ * on a midpoint between two floats while the exact sum was not there
+ * (rounding is monotonic and every such midpoint is a double). A midpoint
+ * has its lowest 28 mantissa bits clear (29 for normal floats, more for
+ * subnormal ones), which a random t has with probability 2^-28: then, and
+ * only then, fma_f32_slow decides exactly. */
+static float fma_f32_slow(double p, double c, double t) {
+    /* TwoSum: t + err == p + c exactly. If t is inexact it is made "round
+     * to odd": its neighbour toward zero if it was rounded away from zero,
+     * with the last bit set. Rounding a round-to-odd value with 29 extra
+     * bits to float gives the correctly rounded result (Boldo and
+     * Melquiond, "Emulation of FMA and correctly rounded sums", 2008).
+     * inf and NaN give a NaN err, which compares false: t passes through. */
+    const double tc = t - p;
+    const double err = (p - (t - tc)) + (c - tc);
+    if (err < 0.0 || err > 0.0) {
+        uint64_t bits;
+        memcpy(&bits, &t, sizeof bits);
+        if ((err < 0.0) != (t < 0.0)) bits -= 1; /* t was rounded away from zero */
+        bits |= 1;
+        memcpy(&t, &bits, sizeof t);
+    }
+    return (float)t;
+}
+
+static inline float fma_f32(float a, float b, float c) {
+    const double p = (double)a * (double)b, dc = (double)c;
+    const double t = p + dc;
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    if (bits & UINT64_C(0x0FFFFFFF)) return (float)t;
+    return fma_f32_slow(p, dc, t);
+}
+
+/* acc[l] += scale * lane[l] with one rounding, as _mm256_fmadd_ps does.
+ * (float)lane[l] is exact: every lane below stays under 2^24. */
+static inline void fma_lanes_8(float acc[8], float scale, const int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) acc[l] = fma_f32(scale, (float)lane[l], acc[l]);
+}
+
+/* ggml's hsum_float_8: the upper 4 lanes added to the lower 4, then lanes
+ * 0+2 and 1+3, then those two. */
+static inline float hsum_8(const float v[8]) {
+    const float s0 = v[0] + v[4], s1 = v[1] + v[5], s2 = v[2] + v[6], s3 = v[3] + v[7];
+    return (s0 + s2) + (s1 + s3);
+}
+
+/* _mm512_reduce_add_ps as GCC expands it: halve 16 lanes to 8, 4, 2, 1,
+ * lane l adding lane l + width. */
+static inline float reduce_16(float v[16]) {
+    for (int width = 8; width > 0; width /= 2) {
+        for (int l = 0; l < width; l++) v[l] += v[l + width];
+    }
+    return v[0];
 }
 
 /* ------------------------------------------------------------------------ */
 /* F32, F16, BF16                                                           */
 /* ------------------------------------------------------------------------ */
 
-/* Float dots keep FLOAT_LANES partial sums (element i goes to lane
- * i % FLOAT_LANES), as ggml's AVX2 loop keeps 4 vectors of 8; the lanes are
- * then added pairwise (lane l += lane l + w for w = 16, 8, 4, 2, 1) and the
- * tail of fewer than FLOAT_LANES elements added one by one. Besides fixing
- * the order for SIMD twins, the independent lanes let the compiler
- * vectorize without reassociating. */
-#define FLOAT_LANES 32
-
-static float reduce_lanes(float acc[FLOAT_LANES]) {
-    for (int w = FLOAT_LANES / 2; w > 0; w /= 2) {
-        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
-    }
-    return acc[0];
-}
+/* tinyBLAS (llamafile sgemm) with AVX-512 keeps, for each output, one
+ * 16-float vector: element i goes to lane i % 16 by an FMA, in order, and
+ * the lanes are summed by _mm512_reduce_add_ps (reduce_16). It runs only
+ * when the row length is a multiple of its vector (16 elements; 32 for
+ * BF16); for other lengths llama.cpp falls back to ggml_vec_dot_*, whose
+ * order differs. Here the elements past the last full vector are added one
+ * by one after the reduction: no Llama row has them. Single-row products
+ * (one token) also go to ggml_vec_dot_* in llama.cpp: these kernels follow
+ * the batched path. */
+#define FLOAT_LANES 16
 
 static void quantize_act_f32(const float *restrict x, void *restrict y, int64_t n) {
     memcpy(y, x, (size_t)n * sizeof(float));
 }
 
+/* F32 x F32: the product is not exact in float, so the FMA matters. */
 static void dot_f32_f32(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const float *restrict w = w_row;
     const float *restrict a = act;
     float acc[FLOAT_LANES] = {0};
     int64_t i = 0;
     for (; i + FLOAT_LANES <= n; i += FLOAT_LANES) {
-        for (int l = 0; l < FLOAT_LANES; l++) acc[l] += w[i + l] * a[i + l];
+        for (int l = 0; l < FLOAT_LANES; l++) acc[l] = fma_f32(w[i + l], a[i + l], acc[l]);
     }
-    float sum = reduce_lanes(acc);
-    for (; i < n; i++) sum += w[i] * a[i];
+    float sum = reduce_16(acc);
+    for (; i < n; i++) sum = fma_f32(w[i], a[i], sum);
     *out = sum;
 }
 
+/* llama.cpp rounds the activations to F16 (round to nearest even) before
+ * tinyBLAS sees them. */
 static void quantize_act_f16(const float *restrict x, void *restrict y, int64_t n) {
     uint16_t *restrict h = y;
     for (int64_t i = 0; i < n; i++) h[i] = fp32_to_fp16(x[i]);
@@ -170,7 +248,9 @@ static inline float half_to_float(uint16_t h) {
     return fp32_from_bits(bits | ((uint32_t)h & 0x8000u) << 16);
 }
 
-/* A product of two halves has at most 22 significant bits: exact in float. */
+/* F16 x F16: tinyBLAS converts both to float (vcvtph2ps) and FMAs them. A
+ * product of two halves has at most 22 significant bits, exact in float, so
+ * the FMA is a plain add of the product (and the loop can vectorize). */
 static void dot_f16_f16(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const uint16_t *restrict w = w_row;
     const uint16_t *restrict a = act;
@@ -179,26 +259,42 @@ static void dot_f16_f16(int64_t n, const void *restrict w_row, const void *restr
     for (; i + FLOAT_LANES <= n; i += FLOAT_LANES) {
         for (int l = 0; l < FLOAT_LANES; l++) acc[l] += half_to_float(w[i + l]) * half_to_float(a[i + l]);
     }
-    float sum = reduce_lanes(acc);
+    float sum = reduce_16(acc);
     for (; i < n; i++) sum += half_to_float(w[i]) * half_to_float(a[i]);
     *out = sum;
 }
 
+/* llama.cpp rounds the activations to BF16 (nearest even) for tinyBLAS. */
 static void quantize_act_bf16(const float *restrict x, void *restrict y, int64_t n) {
     uint16_t *restrict h = y;
     for (int64_t i = 0; i < n; i++) h[i] = fp32_to_bf16(x[i]);
 }
 
-/* A product of two bfloats has at most 16 significant bits: exact. */
+/* BF16 x BF16: with AVX512_BF16, tinyBLAS steps 32 elements at a time with
+ * vdpbf16ps: float lane l (of 16) takes the pair 2l, 2l+1 of the step and
+ * adds the ODD product first, then the even one, each with one rounding
+ * (Intel SDM: "srcdest += a[2l+1]*b[2l+1]; srcdest += a[2l]*b[2l]"). A
+ * product of two bfloats (16 significant bits) is exact unless it falls
+ * below 2^-126, so the FMA is an add. The lanes are then reduced like the
+ * other float types. (Adding the even product first moves the reference
+ * logits by 1e-3; 32 plain lanes, as this file once did, by 6e-3.) Not
+ * reproduced: vdpbf16ps also reads subnormal bfloats as zero and flushes
+ * subnormal sums to zero (DAZ/FTZ); values below 2^-126 do not occur in
+ * model weights or activations, and emulating it made this kernel about 3
+ * times slower. */
 static void dot_bf16_bf16(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const uint16_t *restrict w = w_row;
     const uint16_t *restrict a = act;
     float acc[FLOAT_LANES] = {0};
     int64_t i = 0;
-    for (; i + FLOAT_LANES <= n; i += FLOAT_LANES) {
-        for (int l = 0; l < FLOAT_LANES; l++) acc[l] += bf16_to_fp32(w[i + l]) * bf16_to_fp32(a[i + l]);
+    for (; i + 2 * FLOAT_LANES <= n; i += 2 * FLOAT_LANES) {
+        for (int l = 0; l < FLOAT_LANES; l++) {
+            const int64_t odd = i + 2 * l + 1, even = i + 2 * l;
+            acc[l] += bf16_to_fp32(w[odd]) * bf16_to_fp32(a[odd]);
+            acc[l] += bf16_to_fp32(w[even]) * bf16_to_fp32(a[even]);
+        }
     }
-    float sum = reduce_lanes(acc);
+    float sum = reduce_16(acc);
     for (; i < n; i++) sum += bf16_to_fp32(w[i]) * bf16_to_fp32(a[i]);
     *out = sum;
 }
@@ -209,7 +305,9 @@ static void dot_bf16_bf16(int64_t n, const void *restrict w_row, const void *res
 
 /* ggml's x86 quantize_row_q8_0: d = amax / 127 stored as f16, and the
  * codes round(x * 127 / amax) — 127 / amax, not 1 / d, which can differ
- * in the last bit. */
+ * in the last bit. (The repacked Q4_0 path quantizes 4 rows at a time with
+ * ggml_quantize_mat_q8_0; the bit-identical Q4_0 logits say it rounds the
+ * same way.) */
 static void quantize_act_q8_0(const float *restrict x, void *restrict vy, int64_t n) {
     block_q8_0 *restrict y = vy;
     for (int64_t b = 0; b < n / QK8_0; b++, x += QK8_0) {
@@ -243,10 +341,6 @@ static void quantize_act_q8_1(const float *restrict x, void *restrict vy, int64_
 /* Q8_0, Q4_0, Q5_0 x Q8_0;  Q4_1, Q5_1 x Q8_1                              */
 /* ------------------------------------------------------------------------ */
 
-/* Each block adds (d_w * d_a) * (integer dot) to one float sum, in block
- * order; Q4_1 and Q5_1 add m_w * s_a as well (their x = d*q + m, and
- * s_a stands for the sum of the activations of the block). */
-
 /* The 32 codes of a 4-bit block, minus `bias`: nibble j of the low halves
  * is element j, of the high halves element j + 16. */
 static inline void unpack_q4(const uint8_t qs[16], int bias, int8_t q[32]) {
@@ -273,64 +367,96 @@ static inline void unpack_q5(const uint8_t qs[16], const uint8_t qh[4], int bias
     }
 }
 
+/* The product of two halves (22 significant bits) is exact in float. */
 static inline float f16_product(uint16_t a, uint16_t b) { return fp16_to_fp32(a) * fp16_to_fp32(b); }
 
+/* Q8_0 and Q5_0 (batched: tinyBLAS_Q0_AVX; one row: ggml_vec_dot_q8_0_q8_0
+ * and _q5_0_q8_0, the same arithmetic): per block, 8 int32 lanes of 4
+ * elements, converted to float and added to 8 float lanes by an FMA with
+ * d_w * d_a; at the end hsum_float_8. */
 static void dot_q8_0_q8_0(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q8_0 *restrict w = w_row;
     const block_q8_0 *restrict a = act;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t b = 0; b < n / QK8_0; b++) {
-        sum += f16_product(w[b].d, a[b].d) * (float)dot_i8_32(w[b].qs, a[b].qs);
+        int32_t lane[8];
+        lane_dots_32(w[b].qs, a[b].qs, lane);
+        fma_lanes_8(acc, f16_product(w[b].d, a[b].d), lane);
     }
-    *out = sum;
+    *out = hsum_8(acc);
 }
 
+static void dot_q5_0_q8_0(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
+    const block_q5_0 *restrict w = w_row;
+    const block_q8_0 *restrict a = act;
+    float acc[8] = {0};
+    for (int64_t b = 0; b < n / QK5_0; b++) {
+        int8_t q[QK5_0];
+        int32_t lane[8];
+        unpack_q5(w[b].qs, w[b].qh, 16, q);
+        lane_dots_32(q, a[b].qs, lane);
+        fma_lanes_8(acc, f16_product(w[b].d, a[b].d), lane);
+    }
+    *out = hsum_8(acc);
+}
+
+/* Q4_0: llama.cpp (GGML_CPU_AARCH64, on by default) repacks Q4_0 matrices
+ * at load into 8 interleaved rows (block_q4_0x8) and multiplies batches
+ * with ggml_gemm_q4_0_8x8_q8_0, which keeps ONE float per output: each
+ * block's exact integer dot, times d_w * d_a, is added by an FMA, block
+ * after block. (Built without repacking, llama.cpp uses tinyBLAS_Q0_AVX as
+ * for Q8_0; its logits differ from the repacked ones by 3.6e-7.) */
 static void dot_q4_0_q8_0(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q4_0 *restrict w = w_row;
     const block_q8_0 *restrict a = act;
     float sum = 0.0f;
     for (int64_t b = 0; b < n / QK4_0; b++) {
         int8_t q[QK4_0];
+        int32_t lane[8], dot = 0;
         unpack_q4(w[b].qs, 8, q);
-        sum += f16_product(w[b].d, a[b].d) * (float)dot_i8_32(q, a[b].qs);
+        lane_dots_32(q, a[b].qs, lane);
+        for (int l = 0; l < 8; l++) dot += lane[l];
+        sum = fma_f32((float)dot, f16_product(w[b].d, a[b].d), sum);
     }
     *out = sum;
 }
 
-static void dot_q5_0_q8_0(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
-    const block_q5_0 *restrict w = w_row;
-    const block_q8_0 *restrict a = act;
-    float sum = 0.0f;
-    for (int64_t b = 0; b < n / QK5_0; b++) {
-        int8_t q[QK5_0];
-        unpack_q5(w[b].qs, w[b].qh, 16, q);
-        sum += f16_product(w[b].d, a[b].d) * (float)dot_i8_32(q, a[b].qs);
-    }
-    *out = sum;
-}
-
+/* Q4_1 and Q5_1 (ggml_vec_dot_q4_1_q8_1 / _q5_1_q8_1, AVX2; tinyBLAS has
+ * no kernel for them): x = d*q + m, so a block contributes
+ * d_w*d_a * (integer dot) + m_w * s_a. The first part goes to 8 float
+ * lanes as for Q8_0; the min terms m_w * s_a (a product of two halves,
+ * exact) are summed in ONE separate float, added after hsum_float_8. The
+ * two parts nearly cancel (m is about -7.5 d), so summing them per block
+ * instead, as this file once did, changes the dot by many ulps and moved
+ * llama.cpp's logits by up to 0.03. */
 static void dot_q4_1_q8_1(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q4_1 *restrict w = w_row;
     const block_q8_1 *restrict a = act;
-    float sum = 0.0f;
+    float acc[8] = {0}, mins = 0.0f;
     for (int64_t b = 0; b < n / QK4_1; b++) {
         int8_t q[QK4_1];
+        int32_t lane[8];
         unpack_q4(w[b].qs, 0, q);
-        sum += f16_product(w[b].d, a[b].d) * (float)dot_i8_32(q, a[b].qs) + f16_product(w[b].m, a[b].s);
+        lane_dots_32(q, a[b].qs, lane);
+        mins += f16_product(w[b].m, a[b].s);
+        fma_lanes_8(acc, f16_product(w[b].d, a[b].d), lane);
     }
-    *out = sum;
+    *out = hsum_8(acc) + mins;
 }
 
 static void dot_q5_1_q8_1(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q5_1 *restrict w = w_row;
     const block_q8_1 *restrict a = act;
-    float sum = 0.0f;
+    float acc[8] = {0}, mins = 0.0f;
     for (int64_t b = 0; b < n / QK5_1; b++) {
         int8_t q[QK5_1];
+        int32_t lane[8];
         unpack_q5(w[b].qs, w[b].qh, 0, q);
-        sum += f16_product(w[b].d, a[b].d) * (float)dot_i8_32(q, a[b].qs) + f16_product(w[b].m, a[b].s);
+        lane_dots_32(q, a[b].qs, lane);
+        mins += f16_product(w[b].m, a[b].s);
+        fma_lanes_8(acc, f16_product(w[b].d, a[b].d), lane);
     }
-    *out = sum;
+    *out = hsum_8(acc) + mins;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -365,13 +491,33 @@ static void quantize_act_q8_K(const float *restrict x, void *restrict vy, int64_
 /* Q2_K .. Q6_K x Q8_K                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Each super-block: the codes are unpacked to bytes, each sub-block's
- * integer dot weighted by its integer scale and summed exactly in int32
- * (at most 16 * 128 * 65024 < 2^31, for Q6_K), then scaled in float by
- * d_w * d_a. The mins of Q2_K/Q4_K/Q5_K need no dot: sum_i m * a_i is
- * m * (sum of the group's codes) = m * bsums, times dmin_w * d_a. One float
- * sum over super-blocks, as in ggml's scalar code:
- *     sum += (d_a * d_w) * isum - (d_a * dmin_w) * msum.          */
+/* llama.cpp runs ggml_vec_dot_qN_K_q8_K's AVX2 code for every K-quant,
+ * batched or not (tinyBLAS has no K-quant kernel). Per super-block it forms
+ * 8 int32 lanes: the 256 codes are taken 32 at a time (one vector), each
+ * code times its activation times its sub-block scale, and element e lands
+ * in lane (e % 32) / 4 (k_lane_sums). Exact, and below 2^24 so that its
+ * float is exact too: the largest, Q6_K's, is at most
+ * 8 * 4 * 32 * 127 * 128 = 16646144 (ggml's int16 steps cannot saturate
+ * either: at most 2 * 63 * 127 per _mm256_maddubs_epi16). The
+ * lanes go to 8 float lanes by an FMA with d = d_a * d_w (rounded once);
+ * hsum_float_8 at the end. The min terms of Q2_K, Q4_K and Q5_K are
+ * products of the Q8_K group sums (bsums) and the integer mins, scaled by
+ * -(d_a * dmin_w); where and in how many lanes they are summed differs by
+ * type, see each kernel. */
+
+/* The 8 lanes of a super-block; scale16[s] is the scale of elements
+ * 16s .. 16s+15. Vector v (elements 32v .. 32v+31) adds its 4-byte dots
+ * into the lanes, the first 4 scaled by scale16[2v], the others by
+ * scale16[2v+1]. */
+static inline void k_lane_sums(const int8_t q[QK_K], const int8_t a[QK_K], const int32_t scale16[QK_K / 16],
+                               int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) lane[l] = 0;
+    for (int v = 0; v < QK_K / 32; v++) {
+        int32_t dots[8];
+        lane_dots_32(q + 32 * v, a + 32 * v, dots);
+        for (int l = 0; l < 8; l++) lane[l] += scale16[2 * v + l / 4] * dots[l];
+    }
+}
 
 /* Element 128h + 32g + l's two bits are bits 2g..2g+1 of qs[32h + l]
  * (Q2_K's codes and Q3_K's low bits). */
@@ -394,27 +540,38 @@ static inline void unpack_q4_K(const uint8_t qs[QK_K / 2], int8_t q[QK_K]) {
     }
 }
 
+/* Q2_K: x = d*sc*q - dmin*m per sub-block of 16. ggml adds, per block,
+ * the min term FIRST into the same 8 float lanes: lane l gets
+ * m[2l]*bsums[2l] + m[2l+1]*bsums[2l+1] (vpmaddwd), times -(d_a*dmin_w),
+ * by an FMA; then the scaled lanes. */
 static void dot_q2_K_q8_K(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q2_K *restrict w = w_row;
     const block_q8_K *restrict a = act;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t b = 0; b < n / QK_K; b++) {
         int8_t q[QK_K];
+        int32_t scale16[QK_K / 16], lane[8], mins[8];
         unpack_2bit(w[b].qs, q);
-        int32_t isum = 0, msum = 0;
-        for (int s = 0; s < QK_K / 16; s++) {
-            isum += (w[b].scales[s] & 0xF) * dot_i8_16(q + 16 * s, a[b].qs + 16 * s);
-            msum += (w[b].scales[s] >> 4) * a[b].bsums[s];
+        for (int s = 0; s < QK_K / 16; s++) scale16[s] = w[b].scales[s] & 0xF;
+        for (int l = 0; l < 8; l++) {
+            const int m0 = w[b].scales[2 * l] >> 4, m1 = w[b].scales[2 * l + 1] >> 4;
+            mins[l] = m0 * a[b].bsums[2 * l] + m1 * a[b].bsums[2 * l + 1];
         }
+        k_lane_sums(q, a[b].qs, scale16, lane);
         const float d = a[b].d * fp16_to_fp32(w[b].d);
-        const float dmin = a[b].d * fp16_to_fp32(w[b].dmin);
-        sum += d * (float)isum - dmin * (float)msum;
+        const float dmin = -a[b].d * fp16_to_fp32(w[b].dmin);
+        fma_lanes_8(acc, dmin, mins);
+        fma_lanes_8(acc, d, lane);
     }
-    *out = sum;
+    *out = hsum_8(acc);
 }
 
 /* Q3_K's codes, -4..3: the low two bits as in Q2_K, the third bit of
- * element e is bit e / 32 of hmask[e % 32]; a clear bit means 4 lower. */
+ * element e is bit e / 32 of hmask[e % 32]; a clear bit means 4 lower.
+ * (ggml's AVX2 kernel multiplies the low bits and the "minus 4" part
+ * separately with _mm256_maddubs_epi16 and subtracts in int16: at most
+ * 2*3*127 and 2*4*127, so nothing saturates and the result is the exact
+ * (q - 4) * a.) */
 static inline void unpack_q3_K(const uint8_t qs[QK_K / 4], const uint8_t hmask[QK_K / 8], int8_t q[QK_K]) {
     for (int h = 0; h < 2; h++) {
         for (int g = 0; g < 4; g++) {
@@ -428,51 +585,55 @@ static inline void unpack_q3_K(const uint8_t qs[QK_K / 4], const uint8_t hmask[Q
     }
 }
 
+/* Q3_K: no min term; the scaled lanes only. */
 static void dot_q3_K_q8_K(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q3_K *restrict w = w_row;
     const block_q8_K *restrict a = act;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t b = 0; b < n / QK_K; b++) {
         int8_t q[QK_K];
+        int32_t scale16[QK_K / 16], lane[8];
         unpack_q3_K(w[b].qs, w[b].hmask, q);
-        int32_t isum = 0;
-        for (int s = 0; s < QK_K / 16; s++) {
-            isum += (q3k_scale(w[b].scales, s) - 32) * dot_i8_16(q + 16 * s, a[b].qs + 16 * s);
-        }
-        sum += a[b].d * fp16_to_fp32(w[b].d) * (float)isum;
+        for (int s = 0; s < QK_K / 16; s++) scale16[s] = q3k_scale(w[b].scales, s) - 32;
+        k_lane_sums(q, a[b].qs, scale16, lane);
+        fma_lanes_8(acc, a[b].d * fp16_to_fp32(w[b].d), lane);
     }
-    *out = sum;
+    *out = hsum_8(acc);
 }
 
-/* The 8 scales and mins of a Q4_K/Q5_K super-block; the min term uses the
- * two Q8_K groups of 16 that make up each sub-block of 32. */
-static inline int32_t k4_scaled_dots(const uint8_t scales[K_SCALE_SIZE], const int8_t q[QK_K],
-                                     const block_q8_K *restrict a, int32_t *msum) {
-    int32_t isum = 0, mins = 0;
+/* The 8 scales of a Q4_K/Q5_K super-block, each repeated for its two
+ * groups of 16, and the 8 mins times their sub-block's activation sum
+ * (the two Q8_K bsums of the sub-block). */
+static inline void k4_scales_mins(const uint8_t scales[K_SCALE_SIZE], const block_q8_K *restrict a,
+                                  int32_t scale16[QK_K / 16], int32_t mins[8]) {
     for (int s = 0; s < QK_K / 32; s++) {
         uint8_t sc, m;
         k4_scale_min(scales, s, &sc, &m);
-        isum += sc * dot_i8_32(q + 32 * s, a->qs + 32 * s);
-        mins += m * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
+        scale16[2 * s] = scale16[2 * s + 1] = sc;
+        mins[s] = m * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
     }
-    *msum = mins;
-    return isum;
 }
 
+/* Q4_K: the min terms go to a separate 4-lane float vector: lane k gets
+ * mins of sub-blocks 2k and 2k+1 (vpmaddwd), by an FMA with -(d_a*dmin_w);
+ * at the end its lanes are added as (0+2) + (1+3) and the total added to
+ * hsum_float_8 of the main lanes. */
 static void dot_q4_K_q8_K(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q4_K *restrict w = w_row;
     const block_q8_K *restrict a = act;
-    float sum = 0.0f;
+    float acc[8] = {0}, acc_m[4] = {0};
     for (int64_t b = 0; b < n / QK_K; b++) {
         int8_t q[QK_K];
+        int32_t scale16[QK_K / 16], mins[8], lane[8];
         unpack_q4_K(w[b].qs, q);
-        int32_t msum;
-        const int32_t isum = k4_scaled_dots(w[b].scales, q, &a[b], &msum);
+        k4_scales_mins(w[b].scales, &a[b], scale16, mins);
+        k_lane_sums(q, a[b].qs, scale16, lane);
         const float d = a[b].d * fp16_to_fp32(w[b].d);
-        const float dmin = a[b].d * fp16_to_fp32(w[b].dmin);
-        sum += d * (float)isum - dmin * (float)msum;
+        const float dmin = -a[b].d * fp16_to_fp32(w[b].dmin);
+        for (int k = 0; k < 4; k++) acc_m[k] = fma_f32(dmin, (float)(mins[2 * k] + mins[2 * k + 1]), acc_m[k]);
+        fma_lanes_8(acc, d, lane);
     }
-    *out = sum;
+    *out = hsum_8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
 }
 
 /* Q5_K's codes, 0..31: the nibbles as in Q4_K, the fifth bit of element e
@@ -486,20 +647,29 @@ static inline void unpack_q5_K(const uint8_t qs[QK_K / 2], const uint8_t qh[QK_K
     }
 }
 
+/* Q5_K: unlike Q4_K, the min terms are summed to one integer per block and
+ * accumulated in ONE scalar float, "summs += dmin * total" in C, which the
+ * compiler contracts to an FMA (ggml-cpu is built with -march=native, and
+ * GNU C contracts by default); summs is added after hsum_float_8. Only
+ * with the FMA do the reference logits match: a separate multiply and add
+ * moves one position's logits by 0.04. */
 static void dot_q5_K_q8_K(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q5_K *restrict w = w_row;
     const block_q8_K *restrict a = act;
-    float sum = 0.0f;
+    float acc[8] = {0}, summs = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
         int8_t q[QK_K];
+        int32_t scale16[QK_K / 16], mins[8], lane[8], total = 0;
         unpack_q5_K(w[b].qs, w[b].qh, q);
-        int32_t msum;
-        const int32_t isum = k4_scaled_dots(w[b].scales, q, &a[b], &msum);
+        k4_scales_mins(w[b].scales, &a[b], scale16, mins);
+        for (int s = 0; s < 8; s++) total += mins[s];
+        k_lane_sums(q, a[b].qs, scale16, lane);
         const float d = a[b].d * fp16_to_fp32(w[b].d);
-        const float dmin = a[b].d * fp16_to_fp32(w[b].dmin);
-        sum += d * (float)isum - dmin * (float)msum;
+        const float dmin = -a[b].d * fp16_to_fp32(w[b].dmin);
+        summs = fma_f32(dmin, (float)total, summs);
+        fma_lanes_8(acc, d, lane);
     }
-    *out = sum;
+    *out = hsum_8(acc) + summs;
 }
 
 /* Element 128h + 32g + l: low nibble from ql[64h + 32(g % 2) + l] (low
@@ -518,18 +688,21 @@ static inline void unpack_q6_K(const uint8_t ql[QK_K / 2], const uint8_t qh[QK_K
     }
 }
 
+/* Q6_K: no min term (ggml's AVX2 code subtracts 32 * a in int16, exact);
+ * signed 8-bit scales. */
 static void dot_q6_K_q8_K(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q6_K *restrict w = w_row;
     const block_q8_K *restrict a = act;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t b = 0; b < n / QK_K; b++) {
         int8_t q[QK_K];
+        int32_t scale16[QK_K / 16], lane[8];
         unpack_q6_K(w[b].ql, w[b].qh, q);
-        int32_t isum = 0;
-        for (int s = 0; s < QK_K / 16; s++) isum += w[b].scales[s] * dot_i8_16(q + 16 * s, a[b].qs + 16 * s);
-        sum += a[b].d * fp16_to_fp32(w[b].d) * (float)isum;
+        for (int s = 0; s < QK_K / 16; s++) scale16[s] = w[b].scales[s];
+        k_lane_sums(q, a[b].qs, scale16, lane);
+        fma_lanes_8(acc, a[b].d * fp16_to_fp32(w[b].d), lane);
     }
-    *out = sum;
+    *out = hsum_8(acc);
 }
 
 /* ------------------------------------------------------------------------ */

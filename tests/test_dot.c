@@ -654,6 +654,299 @@ static int test_zero_dots(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* llama.cpp's float arithmetic, step by step                               */
+/* ------------------------------------------------------------------------ */
+
+/* The kernels reproduce llama.cpp's CPU results bit for bit (see dot.c):
+ * the tests below restate each kernel's float steps independently, from
+ * the decoded bytes, with the C library's fmaf for an FMA, and require
+ * identical bits on inputs spread over many binades, where a different
+ * order or a double rounding shows. */
+
+/* _mm512_reduce_add_ps and hsum_float_8, as specified in dot.c. */
+static float model_reduce_16(const float lanes[16]) {
+    float v[16];
+    memcpy(v, lanes, sizeof v);
+    for (int width = 8; width > 0; width /= 2) {
+        for (int l = 0; l < width; l++) v[l] += v[l + width];
+    }
+    return v[0];
+}
+
+static float model_hsum_8(const float v[8]) {
+    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+}
+
+/* A float of random sign, 24 random significant bits and a binade in
+ * [lo, hi]. */
+static float wide_float(uint64_t *rng, int lo, int hi) {
+    const uint64_t r = next_u64(rng);
+    const float m = (float)(0x800000u | (uint32_t)(r & 0x7FFFFF)) * 0x1p-23f;
+    const int e = lo + (int)((r >> 23) % (uint64_t)(hi - lo + 1));
+    return (r >> 40 & 1) ? -ldexpf(m, e) : ldexpf(m, e);
+}
+
+/* The F32 kernel's lane 0 is fma(w[16], a[16], w[0] * a[0]) when every
+ * other element is 0; with a[0] = 1 that is fma(y, v, c). */
+static float f32_kernel_fma(float y, float v, float c) {
+    float w[32] = {0}, a[32] = {0}, out;
+    w[0] = c;
+    a[0] = 1.0f;
+    w[16] = y;
+    a[16] = v;
+    dot_kernel_for(BIBIM_TYPE_F32)->dot(32, w, a, &out);
+    return out;
+}
+
+/* dot.c emulates an FMA in double, where c + y*v can land exactly between
+ * two floats and would round twice. With y*v = +-ulp(c)/2 * (1 - 2^-46),
+ * the exact sum lies just inside c's rounding interval: the answer is c,
+ * while a rounding of the double sum (a tie) goes to the even neighbour
+ * when c is odd. Then random operands. */
+static int test_fma_rounds_once(void) {
+    int crafted = 0, wrong_if_double_rounded = 0;
+    for (int e = -100; e <= 100; e += 20) {
+        const int p = (e - 24) / 2;
+        const float y = ldexpf(1.0f - 0x1p-23f, p), v = ldexpf(1.0f + 0x1p-23f, e - 24 - p);
+        for (int k = 1; k <= 2; k++) { /* c's last bit odd, then even */
+            for (int signs = 0; signs < 4; signs++) {
+                const float c = ldexpf(1.0f + (float)k * 0x1p-23f, e) * ((signs & 1) ? -1.0f : 1.0f);
+                const float vs = (signs & 2) ? -v : v;
+                const float expected = fmaf(y, vs, c), got = f32_kernel_fma(y, vs, c);
+                CHECKF(fp32_to_bits(got) == fp32_to_bits(expected), "fma(%a, %a, %a) = %a, expected %a", y, vs, c,
+                       got, expected);
+                CHECK(expected == c);
+                wrong_if_double_rounded += (float)((double)y * (double)vs + (double)c) != expected;
+                crafted++;
+            }
+        }
+    }
+    CHECKF(wrong_if_double_rounded == crafted / 2, "%d of %d crafted cases exercise double rounding",
+           wrong_if_double_rounded, crafted);
+    uint64_t rng = 7;
+    int bad = 0;
+    for (int i = 0; i < 300000; i++) {
+        const float y = wide_float(&rng, -40, 40), v = wide_float(&rng, -40, 40);
+        /* c near y * v in size, so that they cancel or round at every bit */
+        const int e = ilogbf(y) + ilogbf(v) + (int)(next_u64(&rng) % 61) - 30;
+        const float c = wide_float(&rng, e, e);
+        const float expected = fmaf(y, v, c), got = f32_kernel_fma(y, v, c);
+        if (fp32_to_bits(got) != fp32_to_bits(expected) && !(got == 0 && expected == 0) && bad++ < 5) {
+            CHECKF(0, "fma(%a, %a, %a) = %a, expected %a", y, v, c, got, expected);
+        }
+    }
+    CHECK(bad == 0);
+    return 0;
+}
+
+/* F32, F16 and BF16 (tinyBLAS): 16 lanes, element order within each, the
+ * reduction; BF16 in steps of 32 with the odd element of each pair first.
+ * Values over 40 binades make every association visible; the sequential sum
+ * must differ somewhere, or the inputs would prove nothing. */
+static int test_float_orders(void) {
+    uint64_t rng = 8;
+    int order_visible = 0;
+    for (int t = 0; t < 3; t++) {
+        const bibim_type type = t == 0 ? BIBIM_TYPE_F32 : t == 1 ? BIBIM_TYPE_F16 : BIBIM_TYPE_BF16;
+        const dot_kernel *k = dot_kernel_for(type);
+        for (int trial = 0; trial < 200; trial++) {
+            const int64_t n = 32 * (1 + trial % 8);
+            float w[256], x[256], a[256], lanes[16] = {0}, sequential = 0.0f;
+            uint16_t wh[256], ah[256];
+            for (int64_t i = 0; i < n; i++) {
+                w[i] = wide_float(&rng, -10, 10);
+                x[i] = wide_float(&rng, -10, 10);
+                if (type == BIBIM_TYPE_F16) {
+                    wh[i] = fp32_to_fp16(w[i]);
+                    w[i] = fp16_to_fp32(wh[i]);
+                } else if (type == BIBIM_TYPE_BF16) {
+                    wh[i] = fp32_to_bf16(w[i]);
+                    w[i] = bf16_to_fp32(wh[i]);
+                }
+            }
+            k->quantize_act(x, type == BIBIM_TYPE_F32 ? (void *)a : (void *)ah, n);
+            for (int64_t i = 0; i < n; i++) {
+                if (type != BIBIM_TYPE_F32) a[i] = type == BIBIM_TYPE_F16 ? fp16_to_fp32(ah[i]) : bf16_to_fp32(ah[i]);
+            }
+            if (type == BIBIM_TYPE_BF16) {
+                for (int64_t i = 0; i < n; i += 32) {
+                    for (int l = 0; l < 16; l++) {
+                        lanes[l] = fmaf(w[i + 2 * l + 1], a[i + 2 * l + 1], lanes[l]);
+                        lanes[l] = fmaf(w[i + 2 * l], a[i + 2 * l], lanes[l]);
+                    }
+                }
+            } else {
+                for (int64_t i = 0; i < n; i++) lanes[i % 16] = fmaf(w[i], a[i], lanes[i % 16]);
+            }
+            for (int64_t i = 0; i < n; i++) sequential = fmaf(w[i], a[i], sequential);
+            const float expected = model_reduce_16(lanes);
+            float got;
+            k->dot(n, type == BIBIM_TYPE_F32 ? (const void *)w : (const void *)wh,
+                   type == BIBIM_TYPE_F32 ? (const void *)a : (const void *)ah, &got);
+            CHECKF(fp32_to_bits(got) == fp32_to_bits(expected), "%s n=%lld: %a, expected %a", bibim_type_name(type),
+                   (long long)n, got, expected);
+            order_visible += sequential != expected;
+        }
+    }
+    CHECK(order_visible > 300);
+    return 0;
+}
+
+/* Quantized rows: the integer lanes computed here from the decoded codes,
+ * then llama.cpp's float steps for the type. Weights and activations over
+ * 6 binades, block to block. */
+typedef struct quant_case {
+    float w[512], x[512];
+    unsigned char wq[1024], act[1024];
+} quant_case;
+
+static void quant_case_init(quant_case *c, bibim_type type, int64_t n, uint64_t *rng) {
+    for (int64_t i = 0; i < n; i++) {
+        const int block = (int)(i / 32);
+        c->w[i] = ldexpf(next_gaussian(rng), -3 - (block * 7) % 6);
+        c->x[i] = ldexpf(next_gaussian(rng), (block * 5) % 6 - 3);
+    }
+    memset(c->wq, 0, sizeof c->wq);
+    memset(c->act, 0, sizeof c->act);
+    bibim_quantize_row(type, c->w, c->wq, n);
+    dot_kernel_for(type)->quantize_act(c->x, c->act, n);
+}
+
+/* Lane l of 32 codes times 32 activation codes: elements 4l .. 4l+3. */
+static void model_lanes_32(const int *q, const int8_t *a, const int *scale16, int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) lane[l] = 0;
+    for (int j = 0; j < 32; j++) lane[j / 4] += (scale16 ? scale16[j / 16] : 1) * q[j] * a[j];
+}
+
+static void model_fma_lanes(float acc[8], float d, const int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
+}
+
+static float q8_0_model(const unsigned char *wq, const unsigned char *act, int64_t n, bibim_type type) {
+    float acc[8] = {0}, single = 0.0f;
+    const int64_t w_bytes = bibim_type_block_bytes(type);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const unsigned char *wb = wq + b * w_bytes, *ab = act + b * 34;
+        int q[32];
+        for (int j = 0; j < 32; j++) {
+            if (type == BIBIM_TYPE_Q8_0) q[j] = (int8_t)wb[2 + j];
+            else q[j] = (j < 16 ? wb[2 + j] & 15 : wb[2 + j - 16] >> 4) - 8; /* Q4_0 */
+        }
+        int32_t lane[8];
+        model_lanes_32(q, (const int8_t *)ab + 2, NULL, lane);
+        const float d = fp16_to_fp32(load_u16(wb)) * fp16_to_fp32(load_u16(ab));
+        model_fma_lanes(acc, d, lane);
+        int32_t dot = 0;
+        for (int l = 0; l < 8; l++) dot += lane[l];
+        single = fmaf((float)dot, d, single);
+    }
+    /* Q4_0: the repacked GEMM's one float per output */
+    return type == BIBIM_TYPE_Q4_0 ? single : model_hsum_8(acc);
+}
+
+/* Q4_1 and Q5_1: 8 lanes and the mins apart, added last. */
+static float q4_1_model(const unsigned char *wq, const unsigned char *act, int64_t n, bibim_type type) {
+    float acc[8] = {0}, mins = 0.0f;
+    const int five = type == BIBIM_TYPE_Q5_1;
+    const int64_t w_bytes = bibim_type_block_bytes(type);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const unsigned char *wb = wq + b * w_bytes, *ab = act + b * Q8_1_BYTES;
+        const unsigned char *qs = wb + (five ? 8 : 4);
+        const uint32_t qh = five ? (uint32_t)(wb[4] | wb[5] << 8 | wb[6] << 16 | (uint32_t)wb[7] << 24) : 0;
+        int q[32];
+        for (int j = 0; j < 32; j++) q[j] = (j < 16 ? qs[j] & 15 : qs[j - 16] >> 4) + (int)((qh >> j) & 1) * 16;
+        int32_t lane[8];
+        model_lanes_32(q, (const int8_t *)ab + 4, NULL, lane);
+        mins += fp16_to_fp32(load_u16(wb + 2)) * fp16_to_fp32(load_u16(ab + 2));
+        model_fma_lanes(acc, fp16_to_fp32(load_u16(wb)) * fp16_to_fp32(load_u16(ab)), lane);
+    }
+    return model_hsum_8(acc) + mins;
+}
+
+/* Q3_K: 8 lanes, no mins. Codes and 6-bit scales decoded from the bytes:
+ * hmask[32], qs[64], scales[12], d. */
+static float q3_K_model(const unsigned char *wq, const unsigned char *act, int64_t n) {
+    float acc[8] = {0};
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const unsigned char *wb = wq + b * 110, *ab = act + b * Q8_K_BYTES;
+        int q[QK_K], scale16[16];
+        for (int e = 0; e < QK_K; e++) {
+            const int low = (wb[32 + 32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3;
+            q[e] = low - ((wb[e % 32] >> (e / 32)) & 1 ? 0 : 4);
+        }
+        for (int s = 0; s < 16; s++) scale16[s] = q3k_scale(wb + 96, s) - 32;
+        int32_t lanes[8] = {0};
+        for (int v = 0; v < 8; v++) {
+            int32_t lane[8];
+            model_lanes_32(q + 32 * v, (const int8_t *)ab + Q8_K_QS + 32 * v, scale16 + 2 * v, lane);
+            for (int l = 0; l < 8; l++) lanes[l] += lane[l];
+        }
+        model_fma_lanes(acc, load_f32(ab) * fp16_to_fp32(load_u16(wb + 108)), lanes);
+    }
+    return model_hsum_8(acc);
+}
+
+/* Q5_K: 8 lanes; the mins summed to one integer per block and added to one
+ * float by an FMA, after the lanes. d, dmin, scales[12], qh[32], qs[128]. */
+static float q5_K_model(const unsigned char *wq, const unsigned char *act, int64_t n) {
+    float acc[8] = {0}, summs = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const unsigned char *wb = wq + b * 176, *ab = act + b * Q8_K_BYTES;
+        int q[QK_K], scale16[16];
+        int32_t mins = 0;
+        for (int e = 0; e < QK_K; e++) {
+            const unsigned char byte = wb[48 + 32 * (e / 64) + e % 32];
+            q[e] = ((e % 64 < 32) ? byte & 15 : byte >> 4) + ((wb[16 + e % 32] >> (e / 32)) & 1) * 16;
+        }
+        for (int s = 0; s < 8; s++) {
+            uint8_t sc, m;
+            k4_scale_min(wb + 4, s, &sc, &m);
+            scale16[2 * s] = scale16[2 * s + 1] = sc;
+            mins += m * (load_i16(ab + Q8_K_BSUMS + 4 * s) + load_i16(ab + Q8_K_BSUMS + 4 * s + 2));
+        }
+        int32_t lanes[8] = {0};
+        for (int v = 0; v < 8; v++) {
+            int32_t lane[8];
+            model_lanes_32(q + 32 * v, (const int8_t *)ab + Q8_K_QS + 32 * v, scale16 + 2 * v, lane);
+            for (int l = 0; l < 8; l++) lanes[l] += lane[l];
+        }
+        const float da = load_f32(ab);
+        summs = fmaf(-da * fp16_to_fp32(load_u16(wb + 2)), (float)mins, summs);
+        model_fma_lanes(acc, da * fp16_to_fp32(load_u16(wb)), lanes);
+    }
+    return model_hsum_8(acc) + summs;
+}
+
+static int test_block_orders(void) {
+    static const bibim_type types[] = {BIBIM_TYPE_Q8_0, BIBIM_TYPE_Q4_0, BIBIM_TYPE_Q4_1,
+                                       BIBIM_TYPE_Q5_1, BIBIM_TYPE_Q3_K, BIBIM_TYPE_Q5_K};
+    uint64_t rng = 9;
+    quant_case *c = malloc(sizeof *c);
+    if (!c) {
+        CHECK(0);
+        return 0;
+    }
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        const bibim_type type = types[t];
+        for (int trial = 0; trial < 100; trial++) {
+            const int64_t n = 256 * (1 + trial % 2);
+            quant_case_init(c, type, n, &rng);
+            float expected;
+            if (type == BIBIM_TYPE_Q8_0 || type == BIBIM_TYPE_Q4_0) expected = q8_0_model(c->wq, c->act, n, type);
+            else if (type == BIBIM_TYPE_Q4_1 || type == BIBIM_TYPE_Q5_1) expected = q4_1_model(c->wq, c->act, n, type);
+            else if (type == BIBIM_TYPE_Q3_K) expected = q3_K_model(c->wq, c->act, n);
+            else expected = q5_K_model(c->wq, c->act, n);
+            float got;
+            dot_kernel_for(type)->dot(n, c->wq, c->act, &got);
+            CHECKF(fp32_to_bits(got) == fp32_to_bits(expected), "%s trial %d: %a, expected %a", bibim_type_name(type),
+                   trial, got, expected);
+        }
+    }
+    free(c);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Rows at every legal offset                                               */
 /* ------------------------------------------------------------------------ */
 
@@ -817,6 +1110,9 @@ int main(void) {
     RUN(test_quantize_q8_K_by_hand);
     RUN(test_quantize_extremes);
     RUN(test_zero_dots);
+    RUN(test_fma_rounds_once);
+    RUN(test_float_orders);
+    RUN(test_block_orders);
     RUN(test_row_offsets);
     RUN(test_throughput);
     return harness_finish();
