@@ -33,7 +33,7 @@ const float *bibim_context_logits(const bibim_context *c) { return c->has_logits
 
 static void free_scratch(forward_scratch *s) {
     free(s->x), free(s->xb), free(s->q), free(s->k), free(s->v), free(s->att);
-    free(s->gate), free(s->up), free(s->out), free(s->act), free(s->scores), free(s->q16);
+    free(s->gate), free(s->up), free(s->out), free(s->act), free(s->scores), free(s->v_lanes), free(s->q16);
 }
 
 void bibim_context_free(bibim_context *c) {
@@ -73,11 +73,12 @@ static bibim_status alloc_buffers(bibim_context *c) {
     /* Activation rows start on 64-byte boundaries: SIMD kernels may rely on it. */
     s->act = aligned_alloc(64, s->act_row_stride * (size_t)nb);
     s->scores = alloc_floats((int64_t)n_threads * c->n_ctx);
+    s->v_lanes = alloc_floats((int64_t)n_threads * 16 * hp->head_dim);
     s->q16_stride = ((size_t)hp->head_dim + 31) & ~(size_t)31; /* 64-byte aligned rows, as for act */
     s->q16 = aligned_alloc(64, (size_t)n_threads * s->q16_stride * sizeof(uint16_t));
     c->logits = alloc_floats(hp->n_vocab);
     if (!c->kv.k || !c->kv.v || !s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up ||
-        !s->out || !s->act || !s->scores || !s->q16 || !c->logits)
+        !s->out || !s->act || !s->scores || !s->v_lanes || !s->q16 || !c->logits)
         return context_fail(c, BIBIM_ERR_NOMEM, "out of memory for a context of %u tokens (KV cache %.1f MiB)",
                             c->n_ctx, 2.0 * (double)kv_elems * 2 / (1 << 20));
     return BIBIM_OK;

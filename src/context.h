@@ -27,6 +27,7 @@ typedef struct forward_scratch {
     void *act;       /* n_batch rows of activations in a dot kernel's type */
     size_t act_row_stride;
     float *scores;   /* [n_threads][n_ctx] attention scores per worker */
+    float *v_lanes;  /* [n_threads][16][head_dim] partial sums of probabilities . V */
     uint16_t *q16;   /* [n_threads][q16_stride] a query rounded to F16 */
     size_t q16_stride;
     float *logits_x; /* [n_embd] the final normed state of the last token */
