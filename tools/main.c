@@ -17,6 +17,7 @@ typedef struct subcommand {
 static const subcommand subcommands[] = {
     {"run", cmd_run, "generate text from a prompt"},
     {"tokenize", cmd_tokenize, "show the token ids of a text"},
+    {"bench", cmd_bench, "measure prompt and generation speed"},
     {"info", cmd_info, "show a GGUF file's metadata and tensors"},
     {"quantize", cmd_quantize, "convert a model's weights to another type or mix"},
     {"synth", cmd_synth, "write a Llama GGUF with random weights at real shapes"},
