@@ -1,7 +1,7 @@
 /* tokenizer.c — the vocabulary (loaded from tokenizer.ggml.* keys), special
  * tokens, and the dispatch of encoding and decoding to the SentencePiece
  * (tokenizer_spm.c) and byte-level BPE (tokenizer_bpe.c) algorithms. */
-#include "tokenizer.h"
+#include "tokenizer_internal.h"
 
 #include "gguf_internal.h"
 #include "unicode.h"

@@ -4,7 +4,7 @@
  * vocabulary as GPT-2's printable stand-in for that byte; within a word the
  * adjacent pair with the lowest merge rank (ties: the leftmost) is merged
  * until no pair has a merge. */
-#include "tokenizer.h"
+#include "tokenizer_internal.h"
 
 #include "unicode.h"
 

@@ -4,7 +4,7 @@
  * with the highest score is merged (ties: the leftmost) until no pair is a
  * token. A symbol that is not a token falls back to one <0xNN> token per
  * byte. */
-#include "tokenizer.h"
+#include "tokenizer_internal.h"
 
 #include "unicode.h"
 

@@ -4,7 +4,7 @@
  * UTF-8, and hostile vocabularies. */
 #include "harness.h"
 #include "pretokenize.h"
-#include "tokenizer.h"
+#include "tokenizer_internal.h"
 #include "unicode.h"
 
 #include <math.h>
