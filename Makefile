@@ -32,6 +32,7 @@ endif
 MACHINE  := $(shell $(CC) -dumpmachine)
 ifneq (,$(findstring x86_64,$(MACHINE)))
 FLAGS_dot_avx2   = -mavx2 -mfma -mf16c
+FLAGS_vec_ops_avx2 = -mavx2 -mfma -mf16c
 FLAGS_dot_avx512 = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
 endif
 ifneq (,$(findstring aarch64,$(MACHINE)))

@@ -1,6 +1,7 @@
 /* context.c — creating contexts and evaluating tokens into their KV cache. */
 #include "context.h"
 #include "kernels.h"
+#include "vec_ops.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -118,6 +119,7 @@ bibim_status bibim_context_create(const bibim_model *model, const bibim_context_
         return context_fail(c, BIBIM_ERR_UNSUPPORTED, "no kernel for output weights of type %s",
                             bibim_type_name(model->output.type));
     if (cpu_level_choose(&c->cpu, c->errmsg, sizeof c->errmsg) != BIBIM_OK) return BIBIM_ERR_INVALID_ARG;
+    c->ops = vec_ops_at(c->cpu);
     int n_threads = p->n_threads ? p->n_threads : threadpool_physical_cores();
     c->pool = threadpool_create(n_threads);
     if (!c->pool) return context_fail(c, BIBIM_ERR_NOMEM, "cannot start %d threads", n_threads);

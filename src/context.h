@@ -38,6 +38,7 @@ struct bibim_context {
     uint32_t n_ctx, n_batch, n_past;
     threadpool *pool;
     cpu_level cpu;   /* which kernels the matrix products use */
+    const struct vec_ops *ops; /* the element-wise steps at that level */
     kv_cache kv;
     forward_scratch s;
     float *logits; /* [n_vocab] after the last evaluated token */

@@ -7,6 +7,7 @@
 #include "context.h"
 #include "fp16.h"
 #include "kernels.h"
+#include "vec_ops.h"
 
 #include <math.h>
 #include <string.h>
@@ -120,38 +121,6 @@ static void rope(float *vec, int n_heads, const llama_hparams *hp, const float *
     }
 }
 
-/* ggml's AVX-512 expf (ggml_v_expf, used by its softmax and SiLU on this
- * CPU), step by step: 2^n * p(b) with n = round(x / ln 2), b = x - n ln 2
- * in two parts, p a degree-5 polynomial, each step an FMA. Not glibc's
- * expf: the two differ in the last bit for some inputs. */
-static float ggml_expf(float x) {
-    const float shift = 0x1.8p23f;
-    const float z = fmaf(x, 0x1.715476p+0f, shift);
-    const float n = z - shift;
-    if (n != n) return x;                                       /* NaN */
-    if (fabsf(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY; /* -inf and underflow give 0 */
-    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
-    const float u = b * b;
-    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
-                         fmaf(0x1.ffffecp-1f, b, 1.0f));
-    return ldexpf(j, (int)n); /* vscalefps */
-}
-
-/* ggml_vec_silu_f32: x / (1 + exp(-x)) with ggml_expf on the full groups
- * of 16 of each row, glibc's expf on the rest of the row. */
-static float silu_at(float x, int64_t i_in_row, int64_t row_len) {
-    const float e = i_in_row < (row_len & ~(int64_t)15) ? ggml_expf(0.0f - x) : expf(-x);
-    return x / (1.0f + e);
-}
-
-/* _mm512_reduce_add_ps: halve 16 lanes to 8, 4, 2, 1. */
-static float reduce_16(float v[16]) {
-    for (int width = 8; width > 0; width /= 2) {
-        for (int l = 0; l < width; l++) v[l] += v[l + width];
-    }
-    return v[0];
-}
-
 /* ---- attention over the cache ---- */
 
 typedef struct attention_job {
@@ -188,33 +157,18 @@ static void attention_task(void *arg, int64_t task, int thread) {
         scores[p] = dot * scale;
         if (scores[p] > max) max = scores[p];
     }
-    /* ggml_vec_soft_max_f32: ggml_expf, each group of 16 positions summed by
-     * _mm512_reduce_add_ps and added to a double (positions past pos are
-     * masked to -inf: exp 0). */
-    double sum = 0;
-    for (int64_t p0 = 0; p0 <= pos; p0 += 16) {
-        float group[16] = {0};
-        for (int64_t p = p0; p < p0 + 16 && p <= pos; p++) group[p - p0] = scores[p] = ggml_expf(scores[p] - max);
-        sum += (double)reduce_16(group);
-    }
-    float inv_sum = (float)(1.0 / sum);
-    for (int64_t p = 0; p <= pos; p++) scores[p] = fp16_to_fp32(fp32_to_fp16(scores[p] * inv_sum));
-    /* probabilities . V as tinyBLAS computes it (batches): position p goes to
-     * lane p % 16, the lanes are reduced. (Products of two halves are exact,
-     * so its FMAs are adds.) */
+    /* ggml_vec_soft_max_f32: its exp, groups of 16 positions summed by
+     * halving and added in double; probabilities rounded to F16 for V. */
+    const vec_ops *ops = c->ops;
+    float inv_sum = (float)(1.0 / ops->softmax_exp(scores, pos + 1, max));
+    ops->scale_round_f16(scores, pos + 1, inv_sum);
+    /* probabilities . V as llama.cpp's batched path computes it: position p
+     * goes to lane p % 16, then the lanes are summed by halving. */
     float *out = c->s.att + t * hp->n_head * hd + h * hd;
     float *lanes = c->s.v_lanes + (size_t)thread * 16 * (size_t)hd; /* [16][hd], read along the cache rows */
     memset(lanes, 0, 16 * (size_t)hd * sizeof *lanes);
-    for (int64_t p = 0; p <= pos; p++) {
-        float *lane = lanes + (p % 16) * hd;
-        const uint16_t *v = values + p * kv_dim;
-        for (int64_t d = 0; d < hd; d++) lane[d] += scores[p] * fp16_to_fp32(v[d]);
-    }
-    for (int64_t d = 0; d < hd; d++) {
-        float group[16];
-        for (int l = 0; l < 16; l++) group[l] = lanes[l * hd + d];
-        out[d] = reduce_16(group);
-    }
+    for (int64_t p = 0; p <= pos; p++) ops->axpy_f16(lanes + (p % 16) * hd, scores[p], values + p * kv_dim, hd);
+    ops->reduce_lanes16(lanes, hd, out);
 }
 
 static void store_kv(bibim_context *c, int layer, int64_t n_tokens) {
@@ -260,7 +214,7 @@ static void feed_forward_block(bibim_context *c, int l, int64_t n) {
     for (int64_t t = 0; t < n; t++) rms_norm(s->x + t * d, w->ffn_norm, s->xb + t * d, d, hp->rms_eps);
     matmul_from(c, &w->w_gate, NULL, s->xb, d, n, s->gate, ff);
     matmul_from(c, &w->w_up, &w->w_gate, s->xb, d, n, s->up, ff);
-    for (int64_t i = 0; i < n * ff; i++) s->gate[i] = silu_at(s->gate[i], i % ff, ff) * s->up[i];
+    for (int64_t t = 0; t < n; t++) c->ops->silu_mul(s->gate + t * ff, s->up + t * ff, ff);
     matmul_from(c, &w->w_down, NULL, s->gate, ff, n, s->out, d);
     for (int64_t i = 0; i < n * d; i++) s->x[i] += s->out[i];
 }
