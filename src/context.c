@@ -49,12 +49,26 @@ void bibim_context_free(bibim_context *c) {
 
 static void *alloc_floats(int64_t n) { return malloc((size_t)(n > 0 ? n : 1) * sizeof(float)); }
 
+/* Bytes of the widest activation row any matrix of the model needs (its
+ * input length in its kernel's activation type), rounded up to 64. */
+static size_t act_row_bytes(const bibim_context *c) {
+    const bibim_model *m = c->model;
+    int64_t widest = bibim_type_row_bytes(dot_kernel_at(m->output.type, c->cpu)->act_type, m->output.n_in);
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        const layer_weights *w = &m->layers[l];
+        const matrix *ms[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+            int64_t bytes = bibim_type_row_bytes(dot_kernel_at(ms[i]->type, c->cpu)->act_type, ms[i]->n_in);
+            if (bytes > widest) widest = bytes;
+        }
+    }
+    return ((size_t)widest + 63) & ~(size_t)63;
+}
+
 static bibim_status alloc_buffers(bibim_context *c) {
     const llama_hparams *hp = &c->model->hp;
     forward_scratch *s = &c->s;
     int64_t nb = c->n_batch, q_dim = (int64_t)hp->n_head * hp->head_dim;
-    int64_t widest = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
-    if (q_dim > widest) widest = q_dim;
     int n_threads = threadpool_n_threads(c->pool);
     c->kv.kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
     size_t kv_elems = (size_t)hp->n_layer * c->n_ctx * (size_t)c->kv.kv_dim;
@@ -68,9 +82,8 @@ static bibim_status alloc_buffers(bibim_context *c) {
     s->att = alloc_floats(nb * q_dim);
     s->gate = alloc_floats(nb * hp->n_ff);
     s->up = alloc_floats(nb * hp->n_ff);
-    s->out = alloc_floats(nb * widest);
-    /* F32 is the widest activation type: 4 bytes an element. */
-    s->act_row_stride = ((size_t)widest * 4 + 63) & ~(size_t)63;
+    s->out = alloc_floats(nb * hp->n_embd);
+    s->act_row_stride = act_row_bytes(c);
     /* Activation rows start on 64-byte boundaries: SIMD kernels may rely on it. */
     s->act = aligned_alloc(64, s->act_row_stride * (size_t)nb);
     s->scores = alloc_floats((int64_t)n_threads * c->n_ctx);
