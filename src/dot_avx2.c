@@ -109,19 +109,15 @@ static inline float fma1(float a, float b, float c) {
     return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 
-/* 8 halves to floats (exact). */
-static inline __m256 halves8(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3, uint16_t h4, uint16_t h5,
-                             uint16_t h6, uint16_t h7) {
-    return _mm256_cvtph_ps(_mm_setr_epi16((short)h0, (short)h1, (short)h2, (short)h3, (short)h4, (short)h5,
-                                          (short)h6, (short)h7));
-}
-
 /* Products of halves, lane by lane: (float)p[k] * (float)q[k] for the 4
- * pairs given as 8 halves (p0..p3, q0..q3). Exact conversions and one
- * float multiply: dot.c's f16_product. */
+ * pairs given as 8 halves (p0..p3, q0..q3): exact conversions and one
+ * float multiply, dot.c's f16_product. The halves are packed in general
+ * registers, which have cycles to spare while the vector units do not. */
 static inline __m128 half_products4(uint16_t p0, uint16_t p1, uint16_t p2, uint16_t p3, uint16_t q0, uint16_t q1,
                                     uint16_t q2, uint16_t q3) {
-    const __m256 f = halves8(p0, p1, p2, p3, q0, q1, q2, q3);
+    const uint64_t p = (uint64_t)p0 | (uint64_t)p1 << 16 | (uint64_t)p2 << 32 | (uint64_t)p3 << 48;
+    const uint64_t q = (uint64_t)q0 | (uint64_t)q1 << 16 | (uint64_t)q2 << 32 | (uint64_t)q3 << 48;
+    const __m256 f = _mm256_cvtph_ps(_mm_set_epi64x((long long)q, (long long)p));
     return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
 }
 
@@ -346,8 +342,8 @@ static inline __m256i madd_pairs(__m256i p16) { return _mm256_madd_epi16(p16, _m
 /* The 32 nibbles of a Q4 block in element order (low nibbles = elements
  * 0..15, high nibbles = 16..31), as bytes 0..15. */
 static inline __m256i nibbles32(const uint8_t *qs) {
-    const __m128i x = loadu128(qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0F));
+    const __m256i x = _mm256_broadcastsi128_si256(loadu128(qs));
+    return _mm256_and_si256(_mm256_srlv_epi64(x, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
 }
 
 /* Bit j of the 32-bit qh as byte j: 0x10 where set, 0 elsewhere. */
@@ -394,9 +390,7 @@ static inline __m256i block_q5_1_q8_1(const block_q5_1 *w, const block_q8_1 *a) 
  * 8 int32 lanes added by an FMA with d_w * d_a (a product of halves,
  * exact). The scales of 4 blocks are converted together; block k's is
  * then spread over a vector. */
-static inline __m256 lane_scale(__m128 d4, int k) {
-    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d4), _mm256_set1_epi32(k));
-}
+static inline __m256 lane_scale(const float *d4, int k) { return _mm256_broadcast_ss(d4 + k); }
 
 #define DEFINE_DOT_LANES(name, wtype, atype, block_fn)                                                       \
     static void name(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) { \
@@ -406,8 +400,9 @@ static inline __m256 lane_scale(__m128 d4, int k) {
         __m256 acc = _mm256_setzero_ps();                                                                  \
         int64_t b = 0;                                                                                     \
         for (; b + 4 <= nb; b += 4) {                                                                      \
-            const __m128 d4 = half_products4(w[b].d, w[b + 1].d, w[b + 2].d, w[b + 3].d, a[b].d, a[b + 1].d, \
-                                             a[b + 2].d, a[b + 3].d);                                      \
+            float d4[4];                                                                                   \
+            _mm_storeu_ps(d4, half_products4(w[b].d, w[b + 1].d, w[b + 2].d, w[b + 3].d, a[b].d, a[b + 1].d, \
+                                             a[b + 2].d, a[b + 3].d));                                     \
             for (int k = 0; k < 4; k++) {                                                                  \
                 const __m256 lanes = _mm256_cvtepi32_ps(block_fn(&w[b + k], &a[b + k]));                   \
                 acc = _mm256_fmadd_ps(lane_scale(d4, k), lanes, acc);                                      \
@@ -434,15 +429,15 @@ DEFINE_DOT_LANES(dot_q5_0_q8_0, block_q5_0, block_q8_0, block_q5_0_q8_0)
         __m128 mins = _mm_setzero_ps();                                                                    \
         int64_t b = 0;                                                                                     \
         for (; b + 4 <= nb; b += 4) {                                                                      \
-            const __m128 d4 = half_products4(w[b].d, w[b + 1].d, w[b + 2].d, w[b + 3].d, a[b].d, a[b + 1].d, \
-                                             a[b + 2].d, a[b + 3].d);                                      \
-            __m128 m4 = half_products4(w[b].m, w[b + 1].m, w[b + 2].m, w[b + 3].m, a[b].s, a[b + 1].s,     \
-                                       a[b + 2].s, a[b + 3].s);                                            \
+            float d4[4], m4[4];                                                                            \
+            _mm_storeu_ps(d4, half_products4(w[b].d, w[b + 1].d, w[b + 2].d, w[b + 3].d, a[b].d, a[b + 1].d, \
+                                             a[b + 2].d, a[b + 3].d));                                     \
+            _mm_storeu_ps(m4, half_products4(w[b].m, w[b + 1].m, w[b + 2].m, w[b + 3].m, a[b].s, a[b + 1].s, \
+                                             a[b + 2].s, a[b + 3].s));                                     \
             for (int k = 0; k < 4; k++) {                                                                  \
                 const __m256 lanes = _mm256_cvtepi32_ps(block_fn(&w[b + k], &a[b + k]));                   \
                 acc = _mm256_fmadd_ps(lane_scale(d4, k), lanes, acc);                                      \
-                mins = _mm_add_ss(mins, m4);                                                               \
-                m4 = _mm_shuffle_ps(m4, m4, _MM_SHUFFLE(0, 3, 2, 1));                                      \
+                mins = _mm_add_ss(mins, _mm_set_ss(m4[k]));                                                \
             }                                                                                              \
         }                                                                                                  \
         for (; b < nb; b++) {                                                                              \
@@ -465,17 +460,26 @@ static void dot_q4_0_q8_0(int64_t n, const void *restrict w_row, const void *res
     const int64_t nb = n / 32;
     __m128 sum = _mm_setzero_ps();
     int64_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-        __m128 d4 = half_products4(w[b].d, w[b + 1].d, w[b + 2].d, w[b + 3].d, a[b].d, a[b + 1].d, a[b + 2].d,
-                                   a[b + 3].d);
-        __m128 dots = _mm_cvtepi32_ps(hsum4_i32(block_q4_0_q8_0(&w[b], &a[b]), block_q4_0_q8_0(&w[b + 1], &a[b + 1]),
-                                                block_q4_0_q8_0(&w[b + 2], &a[b + 2]),
-                                                block_q4_0_q8_0(&w[b + 3], &a[b + 3])));
-        for (int k = 0; k < 4; k++) {
-            sum = _mm_fmadd_ss(dots, d4, sum);
-            dots = _mm_shuffle_ps(dots, dots, _MM_SHUFFLE(0, 3, 2, 1));
-            d4 = _mm_shuffle_ps(d4, d4, _MM_SHUFFLE(0, 3, 2, 1));
-        }
+    for (; b + 8 <= nb; b += 8) {
+        const __m128 d_lo = half_products4(w[b].d, w[b + 1].d, w[b + 2].d, w[b + 3].d, a[b].d, a[b + 1].d,
+                                           a[b + 2].d, a[b + 3].d);
+        const __m128 d_hi = half_products4(w[b + 4].d, w[b + 5].d, w[b + 6].d, w[b + 7].d, a[b + 4].d, a[b + 5].d,
+                                           a[b + 6].d, a[b + 7].d);
+        const __m128 t_lo = _mm_cvtepi32_ps(hsum4_i32(block_q4_0_q8_0(&w[b], &a[b]), block_q4_0_q8_0(&w[b + 1], &a[b + 1]),
+                                                      block_q4_0_q8_0(&w[b + 2], &a[b + 2]),
+                                                      block_q4_0_q8_0(&w[b + 3], &a[b + 3])));
+        const __m128 t_hi = _mm_cvtepi32_ps(hsum4_i32(block_q4_0_q8_0(&w[b + 4], &a[b + 4]),
+                                                      block_q4_0_q8_0(&w[b + 5], &a[b + 5]),
+                                                      block_q4_0_q8_0(&w[b + 6], &a[b + 6]),
+                                                      block_q4_0_q8_0(&w[b + 7], &a[b + 7])));
+        sum = _mm_fmadd_ss(t_lo, d_lo, sum);
+        sum = _mm_fmadd_ss(_mm_movehdup_ps(t_lo), _mm_movehdup_ps(d_lo), sum);
+        sum = _mm_fmadd_ss(_mm_movehl_ps(t_lo, t_lo), _mm_movehl_ps(d_lo, d_lo), sum);
+        sum = _mm_fmadd_ss(_mm_shuffle_ps(t_lo, t_lo, 3), _mm_shuffle_ps(d_lo, d_lo, 3), sum);
+        sum = _mm_fmadd_ss(t_hi, d_hi, sum);
+        sum = _mm_fmadd_ss(_mm_movehdup_ps(t_hi), _mm_movehdup_ps(d_hi), sum);
+        sum = _mm_fmadd_ss(_mm_movehl_ps(t_hi, t_hi), _mm_movehl_ps(d_hi, d_hi), sum);
+        sum = _mm_fmadd_ss(_mm_shuffle_ps(t_hi, t_hi, 3), _mm_shuffle_ps(d_hi, d_hi, 3), sum);
     }
     for (; b < nb; b++) {
         const float dot = (float)hsum_i32(block_q4_0_q8_0(&w[b], &a[b]));
