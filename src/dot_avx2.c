@@ -332,10 +332,10 @@ static void quantize_act_q8_K(const float *restrict x, void *restrict vy, int64_
 /* Q8_0, Q4_0, Q5_0 x Q8_0;  Q4_1, Q5_1 x Q8_1                              */
 /* ------------------------------------------------------------------------ */
 
-/* Integer dots of one block, as 8 int32 lanes whose sum is the block's
- * dot (exact: |sum| <= 32 * 128 * 127). maddubs multiplies unsigned by
- * signed bytes and adds pairs into int16 without saturating here (at most
- * 2 * 128 * 127). */
+/* Integer dots of one block as 8 int32 lanes, lane l the products of
+ * elements 4l..4l+3 (dot.c's lane_dots_32), exact. maddubs multiplies
+ * unsigned by signed bytes and adds pairs into int16 without saturating
+ * here (at most 2 * 128 * 127); madd adds pairs of those. */
 
 static inline __m256i madd_pairs(__m256i p16) { return _mm256_madd_epi16(p16, _mm256_set1_epi16(1)); }
 
