@@ -33,6 +33,8 @@ MACHINE  := $(shell $(CC) -dumpmachine)
 ifneq (,$(findstring x86_64,$(MACHINE)))
 FLAGS_dot_avx2   = -mavx2 -mfma -mf16c
 FLAGS_vec_ops_avx2 = -mavx2 -mfma -mf16c
+FLAGS_packed_avx2 = -mavx2 -mfma -mf16c
+FLAGS_packed_avx512 = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
 FLAGS_dot_avx512 = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
 endif
 ifneq (,$(findstring aarch64,$(MACHINE)))
@@ -83,7 +85,7 @@ test-san:
 	$(MAKE) SAN=1 test
 
 test-valgrind: $(BUILD)/bibim $(TEST_BIN)
-	VALGRIND=1 tests/run_tests.sh $(BUILD)
+	VALGRIND=1 BIBIM_CPU_MAX=avx2 tests/run_tests.sh $(BUILD)
 
 fuzz: build-fuzz/fuzz_gguf
 

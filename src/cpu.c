@@ -105,3 +105,10 @@ const dot_kernel *dot_kernel_at(bibim_type type, cpu_level level) {
     }
     return k ? k : dot_kernel_for(type);
 }
+
+const packed_kernel *packed_kernel_at(bibim_type type, cpu_level level) {
+    const packed_kernel *k = NULL;
+    if (level == CPU_LEVEL_AVX512) k = packed_kernel_avx512(type);
+    if (!k && (level == CPU_LEVEL_AVX2 || level == CPU_LEVEL_AVX512)) k = packed_kernel_avx2(type);
+    return k ? k : packed_kernel_scalar(type);
+}

@@ -59,11 +59,41 @@ bibim_status cpu_level_choose(cpu_level *level, char *errmsg, size_t errmsg_size
  * results differ from the scalar twin only by float summation order. */
 const dot_kernel *dot_kernel_at(bibim_type type, cpu_level level);
 
+/* Packed weights: groups of 8 rows with their blocks interleaved, so one
+ * step of a SIMD kernel computes 8 outputs at once (no horizontal sums) and
+ * several tokens share each unpacked weight block. The model repacks a
+ * matrix at load when its type has a packed kernel; the packed copy
+ * replaces the mapped rows, which are then released. Results are bit for
+ * bit those of the row kernels (dot_kernel_at) of the same level. */
+enum { PACK_ROWS = 8 };
+
+typedef struct packed_kernel {
+    /* Bytes of the packed form of n_rows (a multiple of PACK_ROWS) rows of
+     * n elements. */
+    size_t (*packed_size)(int64_t n_rows, int64_t n);
+    /* Packs n_rows rows (row r at rows + r * row_bytes) into out. */
+    void (*pack)(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out);
+    /* For the PACK_ROWS rows of one packed group (at `group`, each row n
+     * elements) and n_tokens activation rows (token t at acts + t *
+     * act_stride, in the row kernel's activation type):
+     * y[t * y_stride + r] = row r . token t, for r < PACK_ROWS. */
+    void (*gemm)(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                 int64_t y_stride);
+} packed_kernel;
+
+/* The packed kernel for weights of `type` at `level`, or NULL (then the
+ * matrix stays in its file layout). The packed layout is the same at every
+ * level; only the speed of gemm differs. */
+const packed_kernel *packed_kernel_at(bibim_type type, cpu_level level);
+
 /* Each level's own kernels (dot_<level>.c), NULL for types it leaves to the
  * level below. Only dot_kernel_at calls these. */
 const dot_kernel *dot_kernel_avx2(bibim_type type);
 const dot_kernel *dot_kernel_avx512(bibim_type type);
 const dot_kernel *dot_kernel_neon(bibim_type type);
 const dot_kernel *dot_kernel_dotprod(bibim_type type);
+const packed_kernel *packed_kernel_scalar(bibim_type type);
+const packed_kernel *packed_kernel_avx2(bibim_type type);
+const packed_kernel *packed_kernel_avx512(bibim_type type);
 
 #endif
