@@ -64,8 +64,44 @@ static void matmul_task(void *arg, int64_t task, int thread) {
     }
 }
 
+/* Packed weights: a task is a run of 8-row groups, each multiplied with all
+ * tokens at once. */
+typedef struct packed_job {
+    const matrix *w;
+    const packed_kernel *kernel;
+    size_t group_bytes;
+    const uint8_t *act;
+    size_t act_stride;
+    float *y;
+    int64_t y_stride, n_tokens, groups_per_task, n_groups;
+} packed_job;
+
+static void packed_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const packed_job *j = arg;
+    int64_t g1 = (task + 1) * j->groups_per_task < j->n_groups ? (task + 1) * j->groups_per_task : j->n_groups;
+    for (int64_t g = task * j->groups_per_task; g < g1; g++)
+        j->kernel->gemm(j->w->n_in, (const uint8_t *)j->w->packed + (size_t)g * j->group_bytes, j->act,
+                        j->act_stride, j->n_tokens, j->y + g * PACK_ROWS, j->y_stride);
+}
+
+static void matmul_packed(bibim_context *c, const matrix *w, const packed_kernel *pk, int64_t n_tokens, float *y,
+                          int64_t y_stride) {
+    packed_job j = {.w = w, .kernel = pk, .group_bytes = pk->packed_size(PACK_ROWS, w->n_in), .act = c->s.act,
+                    .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride, .n_tokens = n_tokens,
+                    .n_groups = w->n_out / PACK_ROWS};
+    int64_t n_tasks = (int64_t)threadpool_n_threads(c->pool) * 8;
+    j.groups_per_task = (j.n_groups + n_tasks - 1) / n_tasks;
+    threadpool_run(c->pool, packed_task, &j, (j.n_groups + j.groups_per_task - 1) / j.groups_per_task);
+}
+
 /* y = W x for the n_tokens rows prepared by prepare_acts. */
 static void matmul(bibim_context *c, const matrix *w, int64_t n_tokens, float *y, int64_t y_stride) {
+    const packed_kernel *pk = w->packed ? packed_kernel_at(w->type, c->cpu) : NULL;
+    if (pk) {
+        matmul_packed(c, w, pk, n_tokens, y, y_stride);
+        return;
+    }
     matmul_job j = {.w = w, .kernel = dot_kernel_at(w->type, c->cpu), .act = c->s.act,
                     .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride, .n_tokens = n_tokens};
     /* Enough tasks to balance the threads, few enough to keep overhead low. */

@@ -3,6 +3,7 @@
  * and shape. Also the public token functions, which forward to the
  * tokenizer. */
 #include "model.h"
+#include "kernels.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 bibim_model_params bibim_model_default_params(void) {
     bibim_model_params p = {.use_mmap = 1, .use_mlock = 0, .vocab_only = 0};
@@ -29,8 +31,19 @@ static bibim_status model_fail(bibim_model *m, bibim_status st, const char *fmt,
 
 const char *bibim_model_errmsg(const bibim_model *model) { return model ? model->errmsg : "no model"; }
 
+/* Weight matrix i of the model: 7 per layer, then the output matrix. */
+static int n_matrices(const bibim_model *m) { return m->layers ? 7 * m->hp.n_layer + 1 : 0; }
+
+static matrix *model_matrix(bibim_model *m, int i) {
+    if (i == 7 * m->hp.n_layer) return &m->output;
+    layer_weights *w = &m->layers[i / 7];
+    matrix *ms[7] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
+    return ms[i % 7];
+}
+
 void bibim_model_free(bibim_model *model) {
     if (!model) return;
+    for (int i = 0; i < n_matrices(model); i++) free(model_matrix(model, i)->packed);
     tokenizer_free(model->tok);
     bibim_gguf_free(model->gguf);
     free(model->file_copy);
@@ -338,6 +351,32 @@ static bibim_status read_arch(bibim_model *m, const char *path) {
     return BIBIM_OK;
 }
 
+/* Tells the kernel the mapped pages of [data, data + size) are not needed
+ * any more, so a packed copy does not sit beside them in memory. */
+static void release_mapped(const void *data, size_t size) {
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)data + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t end = ((uintptr_t)data + size) & ~(uintptr_t)(page - 1);
+    if (page > 0 && end > start) madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
+/* Repacks the matrices whose type has packed kernels into 8-row groups
+ * (see kernels.h). The tied output matrix is not repacked: its rows are
+ * also read one by one as embeddings. */
+static bibim_status repack_matrices(bibim_model *m, int release, const char *path) {
+    for (int i = 0; i < n_matrices(m); i++) {
+        matrix *w = model_matrix(m, i);
+        const packed_kernel *pk = packed_kernel_at(w->type, CPU_LEVEL_SCALAR);
+        if (!pk || w->n_out % PACK_ROWS != 0 || w->data == m->token_embd.data) continue;
+        size_t size = pk->packed_size(w->n_out, w->n_in);
+        w->packed = aligned_alloc(64, (size + 63) & ~(size_t)63);
+        if (!w->packed) return model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory repacking weights", path);
+        pk->pack(w->data, w->row_bytes, w->n_out, w->n_in, w->packed);
+        if (release) release_mapped(w->data, w->row_bytes * (size_t)w->n_out);
+    }
+    return BIBIM_OK;
+}
+
 bibim_status bibim_model_load(const char *path, const bibim_model_params *params, bibim_model **out) {
     if (!out) return BIBIM_ERR_INVALID_ARG;
     bibim_model_params defaults = bibim_model_default_params();
@@ -356,6 +395,7 @@ bibim_status bibim_model_load(const char *path, const bibim_model_params *params
     }
     if (st == BIBIM_OK && !m->vocab_only) st = read_hparams(m, path);
     if (st == BIBIM_OK && !m->vocab_only) st = load_tensors(m, path);
+    if (st == BIBIM_OK && !m->vocab_only) st = repack_matrices(m, p->use_mmap && !p->use_mlock, path);
     if (st == BIBIM_OK) count_weights(m);
     if (st == BIBIM_OK && p->use_mlock && !m->vocab_only) st = lock_weights(m, path);
     return st;
