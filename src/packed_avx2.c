@@ -1,7 +1,162 @@
-/* packed_avx2.c — packed-weight kernels at the avx2 level (none yet). */
+/* packed_avx2.c — packed-weight gemm kernels for x86-64 with AVX2, FMA and
+ * F16C. The layouts, and pack, are packed_scalar.c's; results are its
+ * gemm's (and the row kernels') bit for bit: integer parts are exact in
+ * any order, and each output keeps the row kernel's float steps.
+ *
+ * Q4_0: a 32-bit lane per row. Vector v of a block's quants holds, in lane
+ * r, row r's qs[4v..4v+3]: its low nibbles are elements 4v..4v+3, its
+ * high nibbles 16+4v..16+4v+3. vpmaddubsw multiplies those (unsigned,
+ * 0..15) by the token's 4 activations of the same elements, broadcast to
+ * every lane, adding pairs into int16; the 8 such products of a block add
+ * up in int16 (at most 16 * 15 * 128 = 30720 in magnitude), then vpmaddwd
+ * sums each lane's two halves. The codes stand for q - 8, so 8 * (the sum
+ * of the block's activations), the same for every row, is subtracted (it
+ * is worked out once per token and run of 8 blocks). Then, as dot.c's
+ * Q4_0: one float per output, the block's integer dot times d_w * d_a
+ * added by one FMA, block after block. Tokens go in tiles of up to 4 (the
+ * 16 vector registers hold 4 tokens' sums and outputs). */
 #include "kernels.h"
+
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include "quant.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static inline __m128i loadu128(const void *p) { return _mm_loadu_si128((const __m128i *)p); }
+static inline __m256i loadu256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+static inline int32_t load_i32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* Lane k = the sum of the 8 lanes of v[k]. */
+static ALWAYS_INLINE __m256i lane_sums8(const __m256i v[8]) {
+    const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
+    const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
+    const __m256i lo = _mm256_hadd_epi32(h01, h23), hi = _mm256_hadd_epi32(h45, h67);
+    /* lo: sums of v0..v3 over lanes 0..3 | over lanes 4..7; hi: v4..v7. */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Q4_0                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* packed_scalar.c's layout: runs of 8 blocks, each run its blocks' 8
+ * scales (16 bytes a block), then their quants (128 bytes a block). */
+enum { Q4_0_RUN = 8, Q4_0_GROUP_BLOCK = 144, Q8_0_BYTES = 34, MAX_TILE = 4 };
+
+/* For the k (<= 8) blocks of one token's activations at a: corr[j] = -8 *
+ * (the sum of block j's codes). */
+static ALWAYS_INLINE void q4_0_token_sums(const uint8_t *a, int k, int32_t *corr) {
+    const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    __m256i s[Q4_0_RUN];
+    if (k == Q4_0_RUN) {
+#pragma GCC unroll 8
+        for (int j = 0; j < Q4_0_RUN; j++)
+            s[j] = _mm256_madd_epi16(_mm256_maddubs_epi16(eight, loadu256(a + j * Q8_0_BYTES + 2)), ones);
+        _mm256_store_si256((__m256i *)corr, _mm256_sub_epi32(_mm256_setzero_si256(), lane_sums8(s)));
+        return;
+    }
+    for (int j = 0; j < Q4_0_RUN; j++) s[j] = _mm256_setzero_si256();
+    for (int j = 0; j < k; j++) {
+        s[0] = _mm256_madd_epi16(_mm256_maddubs_epi16(eight, loadu256(a + j * Q8_0_BYTES + 2)), ones);
+        corr[j] = -_mm256_cvtsi256_si32(lane_sums8(s));
+    }
+}
+
+/* T tokens (T <= MAX_TILE) of one group: y[t][r] for t < T. Per run, the
+ * tokens' activation sums first, then block after block the products. */
+static ALWAYS_INLINE void q4_0_tile(int64_t nb, const uint8_t *group, const uint8_t *acts, size_t act_stride,
+                                     float *y, int64_t y_stride, const int T) {
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc[MAX_TILE];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += Q4_0_RUN) {
+        const int k = nb - b0 < Q4_0_RUN ? (int)(nb - b0) : Q4_0_RUN;
+        const uint8_t *run = group + b0 * Q4_0_GROUP_BLOCK;
+        const uint8_t *a0 = acts + b0 * Q8_0_BYTES;
+        _Alignas(32) int32_t corr[MAX_TILE][Q4_0_RUN];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) q4_0_token_sums(a0 + (size_t)t * act_stride, k, corr[t]);
+        for (int j = 0; j < k; j++) {
+            const uint8_t *quants = run + 16 * k + 128 * j;
+            const uint8_t *aj = a0 + j * Q8_0_BYTES;
+            __m256i sum16[MAX_TILE];
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) sum16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) {
+                const __m256i x = loadu256(quants + 32 * v);
+                const __m256i lo = _mm256_and_si256(x, low), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
+#pragma GCC unroll 4
+                for (int t = 0; t < T; t++) {
+                    const uint8_t *aq = aj + (size_t)t * act_stride + 2;
+                    const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_set1_epi32(load_i32(aq + 4 * v)));
+                    const __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_set1_epi32(load_i32(aq + 16 + 4 * v)));
+                    sum16[t] = _mm256_add_epi16(sum16[t], _mm256_add_epi16(p_lo, p_hi));
+                }
+            }
+            const __m256 dw = _mm256_cvtph_ps(loadu128(run + 16 * j));
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                const __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(sum16[t], ones), _mm256_set1_epi32(corr[t][j]));
+                const __m256 da = _mm256_cvtph_ps(_mm_set1_epi16((short)load_u16(aj + (size_t)t * act_stride)));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, da), acc[t]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) _mm256_storeu_ps(y + t * y_stride, acc[t]);
+}
+
+static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    const int64_t nb = n / QK4_0;
+    const uint8_t *a = acts;
+    int64_t t = 0;
+    for (; t + MAX_TILE <= n_tokens; t += MAX_TILE)
+        q4_0_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, MAX_TILE);
+    switch (n_tokens - t) {
+    case 3: q4_0_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 3); break;
+    case 2: q4_0_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 2); break;
+    case 1: q4_0_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 1); break;
+    default: break;
+    }
+}
+
+/* pack and packed_size are the scalar level's. */
+static size_t packed_size_q4_0(int64_t n_rows, int64_t n) {
+    return packed_kernel_scalar(BIBIM_TYPE_Q4_0)->packed_size(n_rows, n);
+}
+
+static void pack_q4_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
+    packed_kernel_scalar(BIBIM_TYPE_Q4_0)->pack(rows, row_bytes, n_rows, n, out);
+}
+
+static const packed_kernel kernel_q4_0 = {packed_size_q4_0, pack_q4_0, gemm_q4_0};
+
+const packed_kernel *packed_kernel_avx2(bibim_type type) {
+    switch (type) {
+    case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
+    default: return NULL;
+    }
+}
+
+#else /* not x86-64 with AVX2: no kernels of this level */
 
 const packed_kernel *packed_kernel_avx2(bibim_type type) {
     (void)type;
     return NULL;
 }
+
+#endif

@@ -1,7 +1,159 @@
-/* packed_scalar.c — packed-weight kernels at the scalar level (none yet). */
+/* packed_scalar.c — packed-weight kernels (kernels.h) in portable C: the
+ * packed layouts, the functions that build them, and a gemm per type that
+ * the SIMD levels (packed_avx2.c, packed_avx512.c) must equal bit for bit.
+ *
+ * Every layout is made of groups of PACK_ROWS = 8 rows. A group's size is
+ * rounded up to a multiple of 64 bytes, so that in a buffer from
+ * aligned_alloc(64, packed_size) every group starts on a cache line (and
+ * packed_size itself is a multiple of 64, as aligned_alloc wants). A last
+ * group with fewer than 8 rows (n_rows % 8 != 0; the model never packs
+ * those) is padded with zero rows, whose outputs are 0.
+ *
+ * Each gemm keeps, for every output, exactly the float steps of the row
+ * kernel of the same type (dot.c); integer parts are exact, so their order
+ * is free. Sources may be unaligned: rows are read byte by byte. */
 #include "kernels.h"
 
+#include "fp16.h"
+#include "quant.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static inline size_t round64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+static inline int64_t n_groups(int64_t n_rows) { return (n_rows + PACK_ROWS - 1) / PACK_ROWS; }
+
+static inline uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* a * b + c rounded once, as an FMA instruction does (dot.c's fma_f32, the
+ * same method): the product of two floats is exact in double, so p + c in
+ * double is the exact sum rounded once; rounding that to float is right
+ * unless the double landed exactly on a midpoint between two floats, which
+ * needs its low 28 mantissa bits clear. Then TwoSum gives the error, and
+ * the double made "round to odd" rounds correctly to float. */
+static float fma_f32_slow(double p, double c, double t) {
+    const double tc = t - p;
+    const double err = (p - (t - tc)) + (c - tc);
+    if (err < 0.0 || err > 0.0) {
+        uint64_t bits;
+        memcpy(&bits, &t, sizeof bits);
+        if ((err < 0.0) != (t < 0.0)) bits -= 1; /* t was rounded away from zero */
+        bits |= 1;
+        memcpy(&t, &bits, sizeof t);
+    }
+    return (float)t;
+}
+
+static inline float fma_f32(float a, float b, float c) {
+    const double p = (double)a * (double)b, dc = (double)c;
+    const double t = p + dc;
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    if (bits & UINT64_C(0x0FFFFFFF)) return (float)t;
+    return fma_f32_slow(p, dc, t);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Q4_0                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Layout of a group (8 rows of nb = n / 32 blocks), in runs of
+ * Q4_0_RUN = 8 blocks (the last run may hold fewer, k):
+ *
+ *   16 * k bytes   the scales: block j's 8 f16 d, row 0 first
+ *  128 * k bytes   the quants: block j's 128 bytes at 128 * j, as 4
+ *                  vectors of 32 bytes; vector v holds, for row r, bytes
+ *                  qs[4v .. 4v+3] of that row's block at 4r .. 4r+3.
+ *
+ * So in vector v, 32-bit lane r has row r's elements 4v..4v+3 in its low
+ * nibbles and 16+4v..16+4v+3 in its high ones: one vector load, a mask
+ * and a shift give 8 rows x 4 elements, to meet the same 4 activations
+ * broadcast to all lanes (vpdpbusd / maddubs). A full run is 1152
+ * bytes, 18 cache lines: with groups 64-byte aligned, every quant vector
+ * of a full run is 32-byte aligned. A run is also the unit in which the
+ * SIMD kernels prepare a token's activation sums. */
+enum { Q4_0_RUN = 8, Q4_0_GROUP_BLOCK = PACK_ROWS * 18 };
+
+static size_t packed_size_q4_0(int64_t n_rows, int64_t n) {
+    return (size_t)n_groups(n_rows) * round64((size_t)(n / QK4_0) * Q4_0_GROUP_BLOCK);
+}
+
+/* Byte offsets of block b's scales and quants in a group of nb blocks. */
+static inline size_t q4_0_scales_at(int64_t nb, int64_t b) {
+    (void)nb;
+    return (size_t)((b / Q4_0_RUN) * Q4_0_RUN * Q4_0_GROUP_BLOCK + 16 * (b % Q4_0_RUN));
+}
+
+static inline size_t q4_0_quants_at(int64_t nb, int64_t b) {
+    const int64_t start = b / Q4_0_RUN * Q4_0_RUN, k = nb - start < Q4_0_RUN ? nb - start : Q4_0_RUN;
+    return (size_t)(start * Q4_0_GROUP_BLOCK + 16 * k + 128 * (b % Q4_0_RUN));
+}
+
+static void pack_q4_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
+    const int64_t nb = n / QK4_0;
+    const size_t group_bytes = packed_size_q4_0(PACK_ROWS, n);
+    for (int64_t g = 0; g < n_groups(n_rows); g++) {
+        uint8_t *group = (uint8_t *)out + (size_t)g * group_bytes;
+        memset(group, 0, group_bytes);
+        for (int r = 0; r < PACK_ROWS && g * PACK_ROWS + r < n_rows; r++) {
+            const uint8_t *row = (const uint8_t *)rows + (size_t)(g * PACK_ROWS + r) * row_bytes;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = row + b * 18; /* block_q4_0: d, then qs[16] */
+                uint8_t *quants = group + q4_0_quants_at(nb, b);
+                memcpy(group + q4_0_scales_at(nb, b) + 2 * r, blk, 2);
+                for (int v = 0; v < 4; v++) memcpy(quants + 32 * v + 4 * r, blk + 2 + 4 * v, 4);
+            }
+        }
+    }
+}
+
+/* dot.c's Q4_0: per output one float, each block's integer dot times
+ * d_w * d_a (a product of halves, exact) added by an FMA, block after
+ * block. Block by block, the 8 rows' codes are unpacked once and meet
+ * every token; the outputs accumulate in y. */
+static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    const int64_t nb = n / QK4_0;
+    for (int64_t t = 0; t < n_tokens; t++) {
+        for (int r = 0; r < PACK_ROWS; r++) y[t * y_stride + r] = 0.0f;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *scales = (const uint8_t *)group + q4_0_scales_at(nb, b);
+        const uint8_t *quants = (const uint8_t *)group + q4_0_quants_at(nb, b);
+        int8_t q[PACK_ROWS][QK4_0];
+        float dw[PACK_ROWS];
+        for (int r = 0; r < PACK_ROWS; r++) {
+            uint8_t x[16]; /* the row's qs */
+            for (int v = 0; v < 4; v++) memcpy(x + 4 * v, quants + 32 * v + 4 * r, 4);
+            for (int j = 0; j < 16; j++) {
+                q[r][j] = (int8_t)((x[j] & 0xF) - 8);
+                q[r][16 + j] = (int8_t)((x[j] >> 4) - 8);
+            }
+            dw[r] = fp16_to_fp32(get_u16(scales + 2 * r));
+        }
+        for (int64_t t = 0; t < n_tokens; t++) {
+            const uint8_t *ab = (const uint8_t *)acts + (size_t)t * act_stride + b * 34; /* block_q8_0 */
+            const int8_t *aq = (const int8_t *)(ab + 2);
+            const float da = fp16_to_fp32(get_u16(ab));
+            float *yt = y + t * y_stride;
+            for (int r = 0; r < PACK_ROWS; r++) {
+                int32_t dot = 0;
+                for (int j = 0; j < QK4_0; j++) dot += q[r][j] * aq[j];
+                yt[r] = fma_f32((float)dot, dw[r] * da, yt[r]);
+            }
+        }
+    }
+}
+
+static const packed_kernel kernel_q4_0 = {packed_size_q4_0, pack_q4_0, gemm_q4_0};
+
 const packed_kernel *packed_kernel_scalar(bibim_type type) {
-    (void)type;
-    return NULL;
+    switch (type) {
+    case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
+    default: return NULL;
+    }
 }
