@@ -62,8 +62,8 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/bibim.h
 $(BUILD)/libbibim.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libbibim.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libbibim.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
+$(BUILD)/libbibim.so: $(LIB_OBJ) src/libbibim.map
+	$(CC) -shared -Wl,-soname,libbibim.so.$(SOVERSION) -Wl,--version-script=src/libbibim.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS_CORE)
 
 # Tools see only the public header: no -Isrc.
 $(BUILD)/tools/%.o: tools/%.c $(wildcard tools/*.h) include/bibim.h
