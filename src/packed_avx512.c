@@ -33,6 +33,12 @@ static inline __m256i loadu256(const void *p) { return _mm256_loadu_si256((const
 
 static inline uint64_t load_u16(const uint8_t *p) { return (uint64_t)p[0] | (uint64_t)p[1] << 8; }
 
+static inline int32_t load_i32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* acc + the dots of u's bytes (unsigned) with the 4 bytes at p (signed)
  * repeated in every lane: vpdpbusd with its broadcast memory operand (one
  * instruction; compilers load and broadcast apart). */
@@ -41,13 +47,34 @@ static inline __m256i dpbusd_bcast(__m256i acc, __m256i u, const uint8_t *p) {
     return acc;
 }
 
-/* Lane k = the sum of the 8 lanes of v[k]. */
+/* acc + a * (the float at p, in every lane), rounded once: vfmadd231ps
+ * with its broadcast memory operand. */
+static inline __m256 fma_bcast(__m256 a, const float *p, __m256 acc) {
+    __asm__("vfmadd231ps %2%{1to8%}, %1, %0" : "+v"(acc) : "v"(a), "m"(*p));
+    return acc;
+}
+
+/* dot.c's hsum_8: lanes l + 4 added to lanes l, then (0 + 2) + (1 + 3). */
+static inline float hsum_8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Lane k = the sum of the 8 lanes of v[k]: a transpose by unpacks (vphaddd
+ * is slow on some CPUs: 2 cycles each on AMD Zen 4). */
 static ALWAYS_INLINE __m256i lane_sums8(const __m256i v[8]) {
-    const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
-    const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
-    const __m256i lo = _mm256_hadd_epi32(h01, h23), hi = _mm256_hadd_epi32(h45, h67);
-    /* lo: sums of v0..v3 over lanes 0..3 | over lanes 4..7; hi: v4..v7. */
-    return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
+    __m256i a[4], b[2];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) /* lanes 0..3 of a[i]: v[2i] 0+2, v[2i+1] 0+2, v[2i] 1+3, v[2i+1] 1+3 (per half) */
+        a[i] = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
+                                _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++) /* lane k of each half: v[4i + k] summed over that half */
+        b[i] = _mm256_add_epi32(_mm256_unpacklo_epi64(a[2 * i], a[2 * i + 1]),
+                                _mm256_unpackhi_epi64(a[2 * i], a[2 * i + 1]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(b[0], b[1], 0x20), _mm256_permute2x128_si256(b[0], b[1], 0x31));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -144,6 +171,120 @@ static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Q8_0                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* packed_scalar.c's layout: runs of 8 blocks, each run its blocks' 8
+ * scales (16 bytes a block), then their codes (256 bytes a block: row r's
+ * 32 at 32 r, plus 128). */
+enum {
+    Q8_0_RUN = 8,
+    Q8_0_GROUP_BLOCK = 272,
+    Q8_0_TILE = 2,    /* tokens a step: 16 accumulator vectors */
+    Q8_0_SPAN = 32,   /* blocks (8.5 KiB of a group) that all tokens of a chunk meet while they are in L1 */
+    Q8_0_CHUNK = 64   /* tokens whose accumulators wait in memory between spans */
+};
+
+/* Tokens t < T (T <= Q8_0_TILE) of one group, over blocks b_start ..
+ * b_end - 1 (run-aligned), their accumulators in f[t] (8 rows x 8 lanes).
+ * As dot.c's Q8_0, each output keeps 8 float lanes, lane l adding by an
+ * FMA the integer dot of each block's elements 4l..4l+3 times d_w * d_a.
+ * A row's block is one vector: vpdpbusd with the token's block of
+ * activations gives the 8 integer lanes; as the codes are stored plus
+ * 128, each lane starts from -128 times its 4 activations' sum (one
+ * vector per token and block, for all rows). The products d_w * d_a are
+ * worked out for the whole span first, so that the FMAs, which take them
+ * by broadcast loads, do not wait for them. */
+static ALWAYS_INLINE void q8_0_span(int64_t nb, int64_t b_start, int64_t b_end, const uint8_t *group,
+                                     const uint8_t *acts, size_t act_stride, __m256 f[][PACK_ROWS], const int T) {
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    const int64_t full = nb / Q8_0_RUN * Q8_0_RUN, tail = nb - full;
+    __m256 acc[PACK_ROWS][Q8_0_TILE];
+#pragma GCC unroll 8
+    for (int r = 0; r < PACK_ROWS; r++) {
+#pragma GCC unroll 2
+        for (int t = 0; t < T; t++) acc[r][t] = f[t][r];
+    }
+    _Alignas(32) float dspan[Q8_0_SPAN][Q8_0_TILE][PACK_ROWS]; /* d_w * d_a of row r */
+    for (int64_t b = b_start; T > 1 && b < b_end; b++) {
+        const int64_t b0 = b / Q8_0_RUN * Q8_0_RUN, j = b - b0;
+        const uint8_t *run = group + b0 * Q8_0_GROUP_BLOCK;
+        const uint8_t *ab = acts + b * Q8_0_BYTES;
+        const __m256 dw = _mm256_cvtph_ps(loadu128(run + 16 * j));
+#pragma GCC unroll 2
+        for (int t = 0; t < T; t++) {
+            const uint8_t *at = ab + (size_t)t * act_stride;
+            const __m256 da = _mm256_cvtph_ps(_mm_set1_epi16((short)load_u16(at)));
+            _mm256_store_ps(dspan[b - b_start][t], _mm256_mul_ps(dw, da));
+        }
+    }
+    for (int64_t b = b_start; b < b_end; b++) {
+        const int64_t b0 = b / Q8_0_RUN * Q8_0_RUN, j = b - b0, k = b0 < full ? Q8_0_RUN : tail;
+        const uint8_t *run = group + b0 * Q8_0_GROUP_BLOCK;
+        const uint8_t *codes = run + 16 * k + 256 * j;
+        const uint8_t *ab = acts + b * Q8_0_BYTES;
+        __m256i qa[Q8_0_TILE], corr[Q8_0_TILE];
+        float (*d)[PACK_ROWS] = dspan[b - b_start];
+        if (T == 1) { /* one token (decode): streaming, no time to hide */
+            const __m256 da = _mm256_cvtph_ps(_mm_set1_epi16((short)load_u16(ab)));
+            _mm256_store_ps(d[0], _mm256_mul_ps(_mm256_cvtph_ps(loadu128(run + 16 * j)), da));
+        }
+#pragma GCC unroll 2
+        for (int t = 0; t < T; t++) {
+            const uint8_t *at = ab + (size_t)t * act_stride;
+            qa[t] = loadu256(at + 2);
+            corr[t] =
+                _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, qa[t]));
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < PACK_ROWS; r++) {
+            const __m256i w = loadu256(codes + 32 * r);
+#pragma GCC unroll 2
+            for (int t = 0; t < T; t++) {
+                const __m256 lanes = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(corr[t], w, qa[t]));
+                acc[r][t] = fma_bcast(lanes, &d[t][r], acc[r][t]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < PACK_ROWS; r++) {
+#pragma GCC unroll 2
+        for (int t = 0; t < T; t++) f[t][r] = acc[r][t];
+    }
+}
+
+/* Up to Q8_0_CHUNK tokens: span after span of blocks, all tokens (two at a
+ * time) meeting each span's codes while they are in L1; then dot.c's
+ * hsum_8 of each output's lanes. */
+static void q8_0_chunk(int64_t nb, const uint8_t *group, const uint8_t *acts, size_t act_stride, int64_t n_tokens,
+                       float *y, int64_t y_stride) {
+    __m256 f[Q8_0_CHUNK][PACK_ROWS];
+    for (int64_t t = 0; t < n_tokens; t++) {
+        for (int r = 0; r < PACK_ROWS; r++) f[t][r] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b += Q8_0_SPAN) {
+        const int64_t b_end = nb - b < Q8_0_SPAN ? nb : b + Q8_0_SPAN;
+        int64_t t = 0;
+        for (; t + Q8_0_TILE <= n_tokens; t += Q8_0_TILE)
+            q8_0_span(nb, b, b_end, group, acts + (size_t)t * act_stride, act_stride, f + t, Q8_0_TILE);
+        if (t < n_tokens) q8_0_span(nb, b, b_end, group, acts + (size_t)t * act_stride, act_stride, f + t, 1);
+    }
+    for (int64_t t = 0; t < n_tokens; t++) {
+        for (int r = 0; r < PACK_ROWS; r++) y[t * y_stride + r] = hsum_8(f[t][r]);
+    }
+}
+
+static void gemm_q8_0(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    const int64_t nb = n / QK8_0;
+    const uint8_t *a = acts;
+    for (int64_t t = 0; t < n_tokens; t += Q8_0_CHUNK) {
+        const int64_t count = n_tokens - t < Q8_0_CHUNK ? n_tokens - t : Q8_0_CHUNK;
+        q8_0_chunk(nb, group, a + (size_t)t * act_stride, act_stride, count, y + t * y_stride, y_stride);
+    }
+}
+
 /* pack and packed_size are the scalar level's. */
 static size_t packed_size_q4_0(int64_t n_rows, int64_t n) {
     return packed_kernel_scalar(BIBIM_TYPE_Q4_0)->packed_size(n_rows, n);
@@ -153,11 +294,21 @@ static void pack_q4_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_
     packed_kernel_scalar(BIBIM_TYPE_Q4_0)->pack(rows, row_bytes, n_rows, n, out);
 }
 
+static size_t packed_size_q8_0(int64_t n_rows, int64_t n) {
+    return packed_kernel_scalar(BIBIM_TYPE_Q8_0)->packed_size(n_rows, n);
+}
+
+static void pack_q8_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
+    packed_kernel_scalar(BIBIM_TYPE_Q8_0)->pack(rows, row_bytes, n_rows, n, out);
+}
+
 static const packed_kernel kernel_q4_0 = {packed_size_q4_0, pack_q4_0, gemm_q4_0};
+static const packed_kernel kernel_q8_0 = {packed_size_q8_0, pack_q8_0, gemm_q8_0};
 
 const packed_kernel *packed_kernel_avx512(bibim_type type) {
     switch (type) {
     case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
+    case BIBIM_TYPE_Q8_0: return &kernel_q8_0;
     default: return NULL;
     }
 }

@@ -151,9 +151,97 @@ static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act
 
 static const packed_kernel kernel_q4_0 = {packed_size_q4_0, pack_q4_0, gemm_q4_0};
 
+/* ------------------------------------------------------------------------ */
+/* Q8_0                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Layout of a group (8 rows of nb = n / 32 blocks), in runs of
+ * Q8_0_RUN = 8 blocks (the last run may hold fewer, k):
+ *
+ *   16 * k bytes   the scales: block j's 8 f16 d, row 0 first
+ *  256 * k bytes   the codes: block j's at 256 * j, row r's 32 at 32 * r,
+ *                  each plus 128 (0..255: qs ^ 0x80)
+ *
+ * A row's block is one vector, as in the row kernel: vpdpbusd (unsigned
+ * times signed bytes) with the token's block of activations gives the
+ * row kernel's 8 int32 lanes (lane l: elements 4l..4l+3), plus 128 times
+ * each lane's 4 activations, the same for all rows. A full run is 2176
+ * bytes, 34 cache lines, so every code vector of a full run is 32-byte
+ * aligned. */
+enum { Q8_0_RUN = 8, Q8_0_GROUP_BLOCK = PACK_ROWS * 34 };
+
+static size_t packed_size_q8_0(int64_t n_rows, int64_t n) {
+    return (size_t)n_groups(n_rows) * round64((size_t)(n / QK8_0) * Q8_0_GROUP_BLOCK);
+}
+
+static inline size_t q8_0_scales_at(int64_t nb, int64_t b) {
+    (void)nb;
+    return (size_t)((b / Q8_0_RUN) * Q8_0_RUN * Q8_0_GROUP_BLOCK + 16 * (b % Q8_0_RUN));
+}
+
+static inline size_t q8_0_codes_at(int64_t nb, int64_t b) {
+    const int64_t start = b / Q8_0_RUN * Q8_0_RUN, k = nb - start < Q8_0_RUN ? nb - start : Q8_0_RUN;
+    return (size_t)(start * Q8_0_GROUP_BLOCK + 16 * k + 256 * (b % Q8_0_RUN));
+}
+
+static void pack_q8_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
+    static const uint8_t zero_block[34];
+    const int64_t nb = n / QK8_0;
+    const size_t group_bytes = packed_size_q8_0(PACK_ROWS, n);
+    for (int64_t g = 0; g < n_groups(n_rows); g++) {
+        uint8_t *group = (uint8_t *)out + (size_t)g * group_bytes;
+        memset(group, 0, group_bytes);
+        for (int r = 0; r < PACK_ROWS; r++) {
+            const int64_t row_index = g * PACK_ROWS + r;
+            const uint8_t *row = row_index < n_rows ? (const uint8_t *)rows + (size_t)row_index * row_bytes : NULL;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = row ? row + b * 34 : zero_block; /* block_q8_0: d, then qs[32] */
+                uint8_t *codes = group + q8_0_codes_at(nb, b) + 32 * r;
+                memcpy(group + q8_0_scales_at(nb, b) + 2 * r, blk, 2);
+                for (int i = 0; i < 32; i++) codes[i] = blk[2 + i] ^ 0x80;
+            }
+        }
+    }
+}
+
+/* dot.c's Q8_0: per output 8 float lanes, lane l adding the integer dot of
+ * each block's elements 4l..4l+3 times d_w * d_a (exact) by an FMA; at the
+ * end hsum_8: (l0 + l4) + (l2 + l6), plus (l1 + l5) + (l3 + l7). */
+static void gemm_q8_0(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    const int64_t nb = n / QK8_0;
+    for (int64_t t = 0; t < n_tokens; t++) {
+        const uint8_t *a = (const uint8_t *)acts + (size_t)t * act_stride;
+        float lanes[PACK_ROWS][8] = {{0}};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *scales = (const uint8_t *)group + q8_0_scales_at(nb, b);
+            const uint8_t *codes = (const uint8_t *)group + q8_0_codes_at(nb, b);
+            const uint8_t *ab = a + b * 34; /* block_q8_0 */
+            const int8_t *aq = (const int8_t *)(ab + 2);
+            const float da = fp16_to_fp32(get_u16(ab));
+            for (int r = 0; r < PACK_ROWS; r++) {
+                const float d = fp16_to_fp32(get_u16(scales + 2 * r)) * da;
+                int8_t w[32];
+                int32_t pair[16];
+                for (int i = 0; i < 32; i++) w[i] = (int8_t)(codes[32 * r + i] ^ 0x80);
+                for (int i = 0; i < 16; i++) pair[i] = w[2 * i] * aq[2 * i] + w[2 * i + 1] * aq[2 * i + 1];
+                for (int l = 0; l < 8; l++) lanes[r][l] = fma_f32(d, (float)(pair[2 * l] + pair[2 * l + 1]), lanes[r][l]);
+            }
+        }
+        for (int r = 0; r < PACK_ROWS; r++) {
+            const float *v = lanes[r];
+            const float s0 = v[0] + v[4], s1 = v[1] + v[5], s2 = v[2] + v[6], s3 = v[3] + v[7];
+            y[t * y_stride + r] = (s0 + s2) + (s1 + s3);
+        }
+    }
+}
+
+static const packed_kernel kernel_q8_0 = {packed_size_q8_0, pack_q8_0, gemm_q8_0};
+
 const packed_kernel *packed_kernel_scalar(bibim_type type) {
     switch (type) {
     case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
+    case BIBIM_TYPE_Q8_0: return &kernel_q8_0;
     default: return NULL;
     }
 }
