@@ -226,6 +226,199 @@ static void gemm_q8_0(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* K-quants (activations Q8_K)                                              */
+/* ------------------------------------------------------------------------ */
+
+/* ggml's block_q8_K, as dot.c defines it. */
+typedef struct block_q8_K {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+} block_q8_K;
+
+_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
+
+enum { K_TILE = 4 }; /* tokens a step: their integer lanes stay in registers, their float lanes in memory */
+
+/* The 8 bytes at p (one per row) as int16 pairs (x, x) in 32-bit lanes:
+ * vpmaddwd's multiplier for 8 rows' sub-block scales. */
+static inline __m256i scale_pairs(const uint8_t *p) {
+    const __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+    return _mm256_or_si256(x, _mm256_slli_epi32(x, 16));
+}
+
+/* Q4_K: packed_scalar.c's layout (1184 bytes a group's super-block). */
+enum { Q4_K_GROUP_BLOCK = 1184, Q4_K_CODES = 160 };
+
+/* T tokens (T <= K_TILE) of one group. As dot.c's Q4_K, each output keeps
+ * 8 float lanes and 4 float min lanes; here a vector holds one lane of the
+ * 8 rows. Lane l's integer, per super-block: for each pair of sub-blocks
+ * (2c, 2c+1), vector (l, c) of the codes gives the 8 rows' 4 elements of
+ * each; vpmaddubsw with the token's 4 activations (broadcast) makes int16
+ * pairs, vpmaddwd multiplies them by the rows' sub-block scale and adds
+ * each lane's two. The min lanes: vpmaddwd of the rows' (m_2k, m_2k+1) and the
+ * token's two 32-element activation sums. */
+static ALWAYS_INLINE void q4_K_tile(int64_t nb, const uint8_t *group, const uint8_t *acts, size_t act_stride,
+                                     float *y, int64_t y_stride, const int T) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    __m256 f[K_TILE][8], fm[K_TILE][4];
+    for (int t = 0; t < T; t++) {
+        for (int l = 0; l < 8; l++) f[t][l] = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) fm[t][k] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = group + b * Q4_K_GROUP_BLOCK;
+        const block_q8_K *a[K_TILE];
+        __m256i sc[8];
+#pragma GCC unroll 8
+        for (int s = 0; s < 8; s++) sc[s] = scale_pairs(p + 32 + 8 * s);
+        const __m256 dw = _mm256_cvtph_ps(loadu128(p)), dminw = _mm256_cvtph_ps(loadu128(p + 16));
+        __m256 d[K_TILE];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            a[t] = (const block_q8_K *)(const void *)(acts + (size_t)t * act_stride + b * sizeof(block_q8_K));
+            d[t] = _mm256_mul_ps(dw, _mm256_set1_ps(a[t]->d));
+            const __m256 dmin = _mm256_mul_ps(dminw, _mm256_set1_ps(-a[t]->d));
+            const int16_t *bs = a[t]->bsums;
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                const uint32_t pair = (uint16_t)(bs[4 * k] + bs[4 * k + 1]) | (uint32_t)(uint16_t)(bs[4 * k + 2] + bs[4 * k + 3]) << 16;
+                const __m256i m = _mm256_cvtepu8_epi16(loadu128(p + 96 + 16 * k));
+                const __m256i mins = _mm256_madd_epi16(m, _mm256_set1_epi32((int)pair));
+                fm[t][k] = _mm256_fmadd_ps(dmin, _mm256_cvtepi32_ps(mins), fm[t][k]);
+            }
+        }
+#pragma GCC unroll 1
+        for (int l = 0; l < 8; l++) {
+            __m256i isum[K_TILE];
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                const __m256i x = loadu256(p + Q4_K_CODES + 32 * (4 * l + c));
+                const __m256i lo = _mm256_and_si256(x, low), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
+#pragma GCC unroll 4
+                for (int t = 0; t < T; t++) {
+                    const int8_t *aq = a[t]->qs + 64 * c + 4 * l;
+                    const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_set1_epi32(load_i32(aq)));
+                    const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_set1_epi32(load_i32(aq + 32)));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(plo, sc[2 * c]));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(phi, sc[2 * c + 1]));
+                }
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) f[t][l] = _mm256_fmadd_ps(d[t], _mm256_cvtepi32_ps(isum[t]), f[t][l]);
+        }
+    }
+    for (int t = 0; t < T; t++) { /* dot.c: hsum_8 of the lanes + (min lanes 0 + 2) + (1 + 3) */
+        const __m256 s0 = _mm256_add_ps(f[t][0], f[t][4]), s1 = _mm256_add_ps(f[t][1], f[t][5]);
+        const __m256 s2 = _mm256_add_ps(f[t][2], f[t][6]), s3 = _mm256_add_ps(f[t][3], f[t][7]);
+        const __m256 lanes = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
+        const __m256 mins = _mm256_add_ps(_mm256_add_ps(fm[t][0], fm[t][2]), _mm256_add_ps(fm[t][1], fm[t][3]));
+        _mm256_storeu_ps(y + t * y_stride, _mm256_add_ps(lanes, mins));
+    }
+}
+
+static void gemm_q4_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    const int64_t nb = n / QK_K;
+    const uint8_t *a = acts;
+    int64_t t = 0;
+    for (; t + K_TILE <= n_tokens; t += K_TILE)
+        q4_K_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, K_TILE);
+    switch (n_tokens - t) {
+    case 3: q4_K_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 3); break;
+    case 2: q4_K_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 2); break;
+    case 1: q4_K_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 1); break;
+    default: break;
+    }
+}
+
+/* Q6_K: packed_scalar.c's layout (1696 bytes a group's super-block). */
+enum { Q6_K_GROUP_BLOCK = 1696, Q6_K_CODES = 160 };
+
+/* T tokens (T <= K_TILE) of one group. As dot.c's Q6_K, each output keeps
+ * 8 float lanes; a vector holds one lane of the 8 rows. Lane l's integer,
+ * per super-block: for each h and g, the 8 rows' 4 codes u (0..63) of its
+ * elements 128 h + 32 g + 4 l .. +3 come from ql(h, g % 2, l) and qh(h, l);
+ * vpmaddubsw of u and the token's 4 activations (broadcast), minus that of
+ * 32 and the activations (q = u - 32; both exact in int16), then vpdpwssd
+ * by the rows' scale of those elements. */
+static ALWAYS_INLINE void q6_K_tile(int64_t nb, const uint8_t *group, const uint8_t *acts, size_t act_stride,
+                                     float *y, int64_t y_stride, const int T) {
+    const __m256i low = _mm256_set1_epi8(0x0F), top = _mm256_set1_epi8(0x30), bias = _mm256_set1_epi8(32);
+    __m256 f[K_TILE][8];
+    for (int t = 0; t < T; t++) {
+        for (int l = 0; l < 8; l++) f[t][l] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = group + b * Q6_K_GROUP_BLOCK;
+        const block_q8_K *a[K_TILE];
+        __m256i sc[16];
+#pragma GCC unroll 16
+        for (int s = 0; s < 16; s++) { /* the int8 scales as int16 pairs (x, x) */
+            const __m256i x = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p + 16 + 8 * s)));
+            sc[s] = _mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(x, 16));
+        }
+        const __m256 dw = _mm256_cvtph_ps(loadu128(p));
+        __m256 d[K_TILE];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            a[t] = (const block_q8_K *)(const void *)(acts + (size_t)t * act_stride + b * sizeof(block_q8_K));
+            d[t] = _mm256_mul_ps(dw, _mm256_set1_ps(a[t]->d));
+        }
+#pragma GCC unroll 1
+        for (int l = 0; l < 8; l++) {
+            __m256i isum[K_TILE];
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *v = p + Q6_K_CODES + 96 * (2 * l + h);
+                const __m256i ql0 = loadu256(v), ql1 = loadu256(v + 32), qh = loadu256(v + 64);
+                __m256i u[4];
+                u[0] = _mm256_or_si256(_mm256_and_si256(ql0, low), _mm256_and_si256(_mm256_slli_epi16(qh, 4), top));
+                u[1] = _mm256_or_si256(_mm256_and_si256(ql1, low), _mm256_and_si256(_mm256_slli_epi16(qh, 2), top));
+                u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low), _mm256_and_si256(qh, top));
+                u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low),
+                                       _mm256_and_si256(_mm256_srli_epi16(qh, 2), top));
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++) {
+#pragma GCC unroll 4
+                    for (int t = 0; t < T; t++) {
+                        const __m256i av = _mm256_set1_epi32(load_i32(a[t]->qs + 128 * h + 32 * g + 4 * l));
+                        const __m256i prod = _mm256_sub_epi16(_mm256_maddubs_epi16(u[g], av), _mm256_maddubs_epi16(bias, av));
+                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(prod, sc[8 * h + 2 * g + l / 4]));
+                    }
+                }
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) f[t][l] = _mm256_fmadd_ps(d[t], _mm256_cvtepi32_ps(isum[t]), f[t][l]);
+        }
+    }
+    for (int t = 0; t < T; t++) { /* dot.c's hsum_8 of the lanes */
+        const __m256 s0 = _mm256_add_ps(f[t][0], f[t][4]), s1 = _mm256_add_ps(f[t][1], f[t][5]);
+        const __m256 s2 = _mm256_add_ps(f[t][2], f[t][6]), s3 = _mm256_add_ps(f[t][3], f[t][7]);
+        _mm256_storeu_ps(y + t * y_stride, _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3)));
+    }
+}
+
+static void gemm_q6_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    const int64_t nb = n / QK_K;
+    const uint8_t *a = acts;
+    int64_t t = 0;
+    for (; t + K_TILE <= n_tokens; t += K_TILE)
+        q6_K_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, K_TILE);
+    switch (n_tokens - t) {
+    case 3: q6_K_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 3); break;
+    case 2: q6_K_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 2); break;
+    case 1: q6_K_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 1); break;
+    default: break;
+    }
+}
+
 /* pack and packed_size are the scalar level's. */
 static size_t packed_size_q4_0(int64_t n_rows, int64_t n) {
     return packed_kernel_scalar(BIBIM_TYPE_Q4_0)->packed_size(n_rows, n);
@@ -243,13 +436,33 @@ static void pack_q8_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_
     packed_kernel_scalar(BIBIM_TYPE_Q8_0)->pack(rows, row_bytes, n_rows, n, out);
 }
 
+static size_t packed_size_q4_K(int64_t n_rows, int64_t n) {
+    return packed_kernel_scalar(BIBIM_TYPE_Q4_K)->packed_size(n_rows, n);
+}
+
+static void pack_q4_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
+    packed_kernel_scalar(BIBIM_TYPE_Q4_K)->pack(rows, row_bytes, n_rows, n, out);
+}
+
+static size_t packed_size_q6_K(int64_t n_rows, int64_t n) {
+    return packed_kernel_scalar(BIBIM_TYPE_Q6_K)->packed_size(n_rows, n);
+}
+
+static void pack_q6_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
+    packed_kernel_scalar(BIBIM_TYPE_Q6_K)->pack(rows, row_bytes, n_rows, n, out);
+}
+
 static const packed_kernel kernel_q4_0 = {packed_size_q4_0, pack_q4_0, gemm_q4_0};
+static const packed_kernel kernel_q4_K = {packed_size_q4_K, pack_q4_K, gemm_q4_K};
+static const packed_kernel kernel_q6_K = {packed_size_q6_K, pack_q6_K, gemm_q6_K};
 static const packed_kernel kernel_q8_0 = {packed_size_q8_0, pack_q8_0, gemm_q8_0};
 
 const packed_kernel *packed_kernel_avx2(bibim_type type) {
     switch (type) {
     case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
     case BIBIM_TYPE_Q8_0: return &kernel_q8_0;
+    case BIBIM_TYPE_Q4_K: return &kernel_q4_K;
+    case BIBIM_TYPE_Q6_K: return &kernel_q6_K;
     default: return NULL;
     }
 }

@@ -238,10 +238,216 @@ static void gemm_q8_0(int64_t n, const void *group, const void *acts, size_t act
 
 static const packed_kernel kernel_q8_0 = {packed_size_q8_0, pack_q8_0, gemm_q8_0};
 
+/* ------------------------------------------------------------------------ */
+/* K-quants: Q4_K, Q6_K (activations Q8_K)                                  */
+/* ------------------------------------------------------------------------ */
+
+/* ggml's block_q8_K, as dot.c defines it: x = d * q, bsums[g] = the sum of
+ * the 16 q of group g. */
+typedef struct block_q8_K {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+} block_q8_K;
+
+_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
+
+/* dot.c's K-quant kernels keep, per output, 8 float lanes: lane l gets by
+ * an FMA with d = d_a * d_w, per super-block, the integer sum over its
+ * elements e with (e % 32) / 4 == l of q * a * (the scale of e's
+ * sub-block), and they are summed by hsum_8 at the end. The packed
+ * layouts hold, for each lane l, the 8 rows' codes of the elements that
+ * lane sums, 4 bytes a row, in vectors that sit together. */
+static inline float hsum_8(const float v[8]) {
+    const float s0 = v[0] + v[4], s1 = v[1] + v[5], s2 = v[2] + v[6], s3 = v[3] + v[7];
+    return (s0 + s2) + (s1 + s3);
+}
+
+/* Q4_K. Layout of a group's super-block (1184 bytes, a multiple of 32):
+ *
+ *      0   d[8]        f16, row 0 first
+ *     16   dmin[8]     f16
+ *     32   sc[8][8]    sub-block s's 6-bit scale of row r at 32 + 8 s + r
+ *     96   m[4][8][2]  the 6-bit mins of sub-blocks 2k and 2k+1 of row r
+ *                      at 96 + 16 k + 2 r (as int16 pairs they meet the
+ *                      activation sums by one vpmaddwd)
+ *    160   codes       32 vectors of 32 bytes, vector 4 l + c at 160 +
+ *                      32 (4 l + c); its lane r holds row r's qs[32 c + 4 l
+ *                      .. 32 c + 4 l + 3]: low nibbles are elements 64 c +
+ *                      4 l .. +3 (sub-block 2c), high nibbles 64 c + 32 + 4
+ *                      l .. +3 (sub-block 2c + 1), all of them lane l's. */
+enum { Q4_K_GROUP_BLOCK = 1184, Q4_K_CODES = 160 };
+
+static size_t packed_size_q4_K(int64_t n_rows, int64_t n) {
+    return (size_t)n_groups(n_rows) * round64((size_t)(n / QK_K) * Q4_K_GROUP_BLOCK);
+}
+
+static void pack_q4_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
+    static const uint8_t zero_block[144];
+    const int64_t nb = n / QK_K;
+    const size_t group_bytes = packed_size_q4_K(PACK_ROWS, n);
+    for (int64_t g = 0; g < n_groups(n_rows); g++) {
+        uint8_t *group = (uint8_t *)out + (size_t)g * group_bytes;
+        memset(group, 0, group_bytes);
+        for (int r = 0; r < PACK_ROWS; r++) {
+            const int64_t row_index = g * PACK_ROWS + r;
+            const uint8_t *row = row_index < n_rows ? (const uint8_t *)rows + (size_t)row_index * row_bytes : NULL;
+            for (int64_t b = 0; b < nb; b++) {
+                /* block_q4_K: d, dmin, scales[12], qs[128] */
+                const uint8_t *blk = row ? row + b * 144 : zero_block;
+                uint8_t *p = group + b * Q4_K_GROUP_BLOCK;
+                memcpy(p + 2 * r, blk, 2);
+                memcpy(p + 16 + 2 * r, blk + 2, 2);
+                for (int s = 0; s < 8; s++) {
+                    uint8_t sc, m;
+                    k4_scale_min(blk + 4, s, &sc, &m);
+                    p[32 + 8 * s + r] = sc;
+                    p[96 + 16 * (s / 2) + 2 * r + s % 2] = m;
+                }
+                for (int l = 0; l < 8; l++) {
+                    for (int c = 0; c < 4; c++) memcpy(p + Q4_K_CODES + 32 * (4 * l + c) + 4 * r, blk + 16 + 32 * c + 4 * l, 4);
+                }
+            }
+        }
+    }
+}
+
+/* dot.c's Q4_K: the 8 scaled lanes by FMAs with d = d_a * d_w; the mins in
+ * 4 float lanes apart, lane k getting m_2k * (bsums 4k + 4k+1) + m_2k+1 *
+ * (bsums 4k+2 + 4k+3) by an FMA with -d_a * dmin_w; at the end hsum_8 of
+ * the lanes plus (min lanes 0 + 2) + (1 + 3). */
+static void gemm_q4_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    const int64_t nb = n / QK_K;
+    for (int64_t t = 0; t < n_tokens; t++) {
+        const block_q8_K *a = (const block_q8_K *)(const void *)((const uint8_t *)acts + (size_t)t * act_stride);
+        for (int r = 0; r < PACK_ROWS; r++) {
+            float acc[8] = {0}, acc_m[4] = {0};
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *p = (const uint8_t *)group + b * Q4_K_GROUP_BLOCK;
+                int32_t lane[8] = {0}, mins4[4];
+                for (int l = 0; l < 8; l++) {
+                    for (int c = 0; c < 4; c++) {
+                        const uint8_t *q = p + Q4_K_CODES + 32 * (4 * l + c) + 4 * r;
+                        const int8_t *alo = a[b].qs + 64 * c + 4 * l, *ahi = alo + 32;
+                        int32_t lo = 0, hi = 0;
+                        for (int i = 0; i < 4; i++) {
+                            lo += (q[i] & 0xF) * alo[i];
+                            hi += (q[i] >> 4) * ahi[i];
+                        }
+                        lane[l] += p[32 + 8 * (2 * c) + r] * lo + p[32 + 8 * (2 * c + 1) + r] * hi;
+                    }
+                }
+                for (int k = 0; k < 4; k++) {
+                    const int32_t b0 = a[b].bsums[4 * k] + a[b].bsums[4 * k + 1];
+                    const int32_t b1 = a[b].bsums[4 * k + 2] + a[b].bsums[4 * k + 3];
+                    mins4[k] = p[96 + 16 * k + 2 * r] * b0 + p[96 + 16 * k + 2 * r + 1] * b1;
+                }
+                const float d = a[b].d * fp16_to_fp32(get_u16(p + 2 * r));
+                const float dmin = -a[b].d * fp16_to_fp32(get_u16(p + 16 + 2 * r));
+                for (int k = 0; k < 4; k++) acc_m[k] = fma_f32(dmin, (float)mins4[k], acc_m[k]);
+                for (int l = 0; l < 8; l++) acc[l] = fma_f32(d, (float)lane[l], acc[l]);
+            }
+            y[t * y_stride + r] = hsum_8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
+        }
+    }
+}
+
+static const packed_kernel kernel_q4_K = {packed_size_q4_K, pack_q4_K, gemm_q4_K};
+
+/* Q6_K. Layout of a group's super-block (1696 bytes, a multiple of 32):
+ *
+ *      0   d[8]          f16, row 0 first
+ *     16   scales[16][8] sub-block s's (16 elements) int8 scale of row r at
+ *                        16 + 8 s + r
+ *    144   (16 bytes of zeros)
+ *    160   codes         16 runs of 3 vectors, run 2 l + h at 160 + 96 (2
+ *                        l + h): ql(h, 0, l), ql(h, 1, l), qh(h, l). Lane r
+ *                        of ql(h, g', l) holds row r's ql[64 h + 32 g' + 4 l
+ *                        .. +3], of qh(h, l) its qh[32 h + 4 l .. +3].
+ *
+ * Element 128 h + 32 g + 4 l + i (lane l's) has its low 4 bits in ql(h,
+ * g % 2, l) (low nibble for g < 2, high for g >= 2) and its top 2 bits at
+ * bits 2 g .. 2 g + 1 of qh(h, l); its code is those 6 bits minus 32, its
+ * scale scales[8 h + 2 g + l / 4]. */
+enum { Q6_K_GROUP_BLOCK = 1696, Q6_K_CODES = 160 };
+
+static size_t packed_size_q6_K(int64_t n_rows, int64_t n) {
+    return (size_t)n_groups(n_rows) * round64((size_t)(n / QK_K) * Q6_K_GROUP_BLOCK);
+}
+
+static void pack_q6_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
+    static const uint8_t zero_block[210];
+    const int64_t nb = n / QK_K;
+    const size_t group_bytes = packed_size_q6_K(PACK_ROWS, n);
+    for (int64_t g = 0; g < n_groups(n_rows); g++) {
+        uint8_t *group = (uint8_t *)out + (size_t)g * group_bytes;
+        memset(group, 0, group_bytes);
+        for (int r = 0; r < PACK_ROWS; r++) {
+            const int64_t row_index = g * PACK_ROWS + r;
+            const uint8_t *row = row_index < n_rows ? (const uint8_t *)rows + (size_t)row_index * row_bytes : NULL;
+            for (int64_t b = 0; b < nb; b++) {
+                /* block_q6_K: ql[128], qh[64], scales[16], d */
+                const uint8_t *blk = row ? row + b * 210 : zero_block;
+                uint8_t *p = group + b * Q6_K_GROUP_BLOCK;
+                memcpy(p + 2 * r, blk + 208, 2);
+                for (int s = 0; s < 16; s++) p[16 + 8 * s + r] = blk[192 + s];
+                for (int h = 0; h < 2; h++) {
+                    for (int l = 0; l < 8; l++) {
+                        uint8_t *v = p + Q6_K_CODES + 96 * (2 * l + h) + 4 * r;
+                        memcpy(v, blk + 64 * h + 4 * l, 4);
+                        memcpy(v + 32, blk + 64 * h + 32 + 4 * l, 4);
+                        memcpy(v + 64, blk + 128 + 32 * h + 4 * l, 4);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* dot.c's Q6_K: the 8 scaled lanes by FMAs with d = d_a * d_w; hsum_8. */
+static void gemm_q6_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    const int64_t nb = n / QK_K;
+    for (int64_t t = 0; t < n_tokens; t++) {
+        const block_q8_K *a = (const block_q8_K *)(const void *)((const uint8_t *)acts + (size_t)t * act_stride);
+        for (int r = 0; r < PACK_ROWS; r++) {
+            float acc[8] = {0};
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *p = (const uint8_t *)group + b * Q6_K_GROUP_BLOCK;
+                const int8_t *sc = (const int8_t *)(p + 16);
+                int32_t lane[8] = {0};
+                for (int h = 0; h < 2; h++) {
+                    for (int l = 0; l < 8; l++) {
+                        const uint8_t *v = p + Q6_K_CODES + 96 * (2 * l + h) + 4 * r;
+                        for (int g = 0; g < 4; g++) {
+                            const int8_t *aq = a[b].qs + 128 * h + 32 * g + 4 * l;
+                            int32_t dot = 0;
+                            for (int i = 0; i < 4; i++) {
+                                const int low = (v[32 * (g % 2) + i] >> (4 * (g / 2))) & 0xF;
+                                const int high = (v[64 + i] >> (2 * g)) & 3;
+                                dot += ((low | high << 4) - 32) * aq[i];
+                            }
+                            lane[l] += sc[8 * (8 * h + 2 * g + l / 4) + r] * dot;
+                        }
+                    }
+                }
+                const float d = a[b].d * fp16_to_fp32(get_u16(p + 2 * r));
+                for (int l = 0; l < 8; l++) acc[l] = fma_f32(d, (float)lane[l], acc[l]);
+            }
+            y[t * y_stride + r] = hsum_8(acc);
+        }
+    }
+}
+
+static const packed_kernel kernel_q6_K = {packed_size_q6_K, pack_q6_K, gemm_q6_K};
+
 const packed_kernel *packed_kernel_scalar(bibim_type type) {
     switch (type) {
     case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
     case BIBIM_TYPE_Q8_0: return &kernel_q8_0;
+    case BIBIM_TYPE_Q4_K: return &kernel_q4_K;
+    case BIBIM_TYPE_Q6_K: return &kernel_q6_K;
     default: return NULL;
     }
 }
