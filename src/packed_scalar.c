@@ -312,6 +312,40 @@ static void pack_q4_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_
     }
 }
 
+/* dot.c's k_lane_sums: lane l (of 8) gets, for each 32-element vector v,
+ * elements 32v + 4l .. +3 times their activations, the first four lanes
+ * scaled by scale16[2v], the others by scale16[2v+1]. */
+static inline void k_lane_sums(const int8_t q[QK_K], const int8_t a[QK_K], const int32_t scale16[QK_K / 16],
+                               int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) lane[l] = 0;
+    for (int v = 0; v < QK_K / 32; v++) {
+        int32_t pair[16];
+        for (int i = 0; i < 16; i++) pair[i] = q[32 * v + 2 * i] * a[32 * v + 2 * i] + q[32 * v + 2 * i + 1] * a[32 * v + 2 * i + 1];
+        for (int l = 0; l < 8; l++) lane[l] += scale16[2 * v + l / 4] * (pair[2 * l] + pair[2 * l + 1]);
+    }
+}
+
+enum { K_CHUNK = 16 }; /* tokens whose float lanes wait in memory while a row's block is unpacked once */
+
+/* Row r's codes (element order), scales per 16 elements and mins of a
+ * Q4_K super-block in packed form. */
+static void q4_K_unpack(const uint8_t *p, int r, int8_t q[QK_K], int32_t scale16[QK_K / 16], int32_t m[8]) {
+    uint8_t qs[QK_K / 2]; /* the row's qs, as in its block_q4_K */
+    for (int l = 0; l < 8; l++) {
+        for (int c = 0; c < 4; c++) memcpy(qs + 32 * c + 4 * l, p + Q4_K_CODES + 32 * (4 * l + c) + 4 * r, 4);
+    }
+    for (int c = 0; c < 4; c++) {
+        for (int i = 0; i < 32; i++) {
+            q[64 * c + i] = (int8_t)(qs[32 * c + i] & 0xF);
+            q[64 * c + 32 + i] = (int8_t)(qs[32 * c + i] >> 4);
+        }
+    }
+    for (int s = 0; s < 8; s++) {
+        scale16[2 * s] = scale16[2 * s + 1] = p[32 + 8 * s + r];
+        m[s] = p[96 + 16 * (s / 2) + 2 * r + s % 2];
+    }
+}
+
 /* dot.c's Q4_K: the 8 scaled lanes by FMAs with d = d_a * d_w; the mins in
  * 4 float lanes apart, lane k getting m_2k * (bsums 4k + 4k+1) + m_2k+1 *
  * (bsums 4k+2 + 4k+3) by an FMA with -d_a * dmin_w; at the end hsum_8 of
@@ -319,36 +353,34 @@ static void pack_q4_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_
 static void gemm_q4_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
                       int64_t y_stride) {
     const int64_t nb = n / QK_K;
-    for (int64_t t = 0; t < n_tokens; t++) {
-        const block_q8_K *a = (const block_q8_K *)(const void *)((const uint8_t *)acts + (size_t)t * act_stride);
-        for (int r = 0; r < PACK_ROWS; r++) {
-            float acc[8] = {0}, acc_m[4] = {0};
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *p = (const uint8_t *)group + b * Q4_K_GROUP_BLOCK;
-                int32_t lane[8] = {0}, mins4[4];
-                for (int l = 0; l < 8; l++) {
-                    for (int c = 0; c < 4; c++) {
-                        const uint8_t *q = p + Q4_K_CODES + 32 * (4 * l + c) + 4 * r;
-                        const int8_t *alo = a[b].qs + 64 * c + 4 * l, *ahi = alo + 32;
-                        int32_t lo = 0, hi = 0;
-                        for (int i = 0; i < 4; i++) {
-                            lo += (q[i] & 0xF) * alo[i];
-                            hi += (q[i] >> 4) * ahi[i];
-                        }
-                        lane[l] += p[32 + 8 * (2 * c) + r] * lo + p[32 + 8 * (2 * c + 1) + r] * hi;
-                    }
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += K_CHUNK) {
+        const int64_t count = n_tokens - t0 < K_CHUNK ? n_tokens - t0 : K_CHUNK;
+        float acc[K_CHUNK][PACK_ROWS][8] = {{{0}}}, acc_m[K_CHUNK][PACK_ROWS][4] = {{{0}}};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *p = (const uint8_t *)group + b * Q4_K_GROUP_BLOCK;
+            for (int r = 0; r < PACK_ROWS; r++) {
+                int8_t q[QK_K];
+                int32_t scale16[QK_K / 16], m[8];
+                q4_K_unpack(p, r, q, scale16, m);
+                const float dw = fp16_to_fp32(get_u16(p + 2 * r)), dminw = fp16_to_fp32(get_u16(p + 16 + 2 * r));
+                for (int64_t t = 0; t < count; t++) {
+                    const block_q8_K *a = (const block_q8_K *)(const void *)((const uint8_t *)acts +
+                                                                            (size_t)(t0 + t) * act_stride) + b;
+                    int32_t lane[8], mins[8];
+                    k_lane_sums(q, a->qs, scale16, lane);
+                    for (int s = 0; s < 8; s++) mins[s] = m[s] * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
+                    const float d = a->d * dw, dmin = -a->d * dminw;
+                    for (int k = 0; k < 4; k++)
+                        acc_m[t][r][k] = fma_f32(dmin, (float)(mins[2 * k] + mins[2 * k + 1]), acc_m[t][r][k]);
+                    for (int l = 0; l < 8; l++) acc[t][r][l] = fma_f32(d, (float)lane[l], acc[t][r][l]);
                 }
-                for (int k = 0; k < 4; k++) {
-                    const int32_t b0 = a[b].bsums[4 * k] + a[b].bsums[4 * k + 1];
-                    const int32_t b1 = a[b].bsums[4 * k + 2] + a[b].bsums[4 * k + 3];
-                    mins4[k] = p[96 + 16 * k + 2 * r] * b0 + p[96 + 16 * k + 2 * r + 1] * b1;
-                }
-                const float d = a[b].d * fp16_to_fp32(get_u16(p + 2 * r));
-                const float dmin = -a[b].d * fp16_to_fp32(get_u16(p + 16 + 2 * r));
-                for (int k = 0; k < 4; k++) acc_m[k] = fma_f32(dmin, (float)mins4[k], acc_m[k]);
-                for (int l = 0; l < 8; l++) acc[l] = fma_f32(d, (float)lane[l], acc[l]);
             }
-            y[t * y_stride + r] = hsum_8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
+        }
+        for (int64_t t = 0; t < count; t++) {
+            for (int r = 0; r < PACK_ROWS; r++) {
+                const float *mk = acc_m[t][r];
+                y[(t0 + t) * y_stride + r] = hsum_8(acc[t][r]) + ((mk[0] + mk[2]) + (mk[1] + mk[3]));
+            }
         }
     }
 }
@@ -405,37 +437,56 @@ static void pack_q6_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_
     }
 }
 
+/* Row r's codes (element order, minus 32) and scales of a Q6_K
+ * super-block in packed form. */
+static void q6_K_unpack(const uint8_t *p, int r, int8_t q[QK_K], int32_t scale16[QK_K / 16]) {
+    uint8_t ql[QK_K / 2], qh[QK_K / 4]; /* the row's, as in its block_q6_K */
+    for (int l = 0; l < 8; l++) {
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *v = p + Q6_K_CODES + 96 * (2 * l + h) + 4 * r;
+            memcpy(ql + 64 * h + 4 * l, v, 4);
+            memcpy(ql + 64 * h + 32 + 4 * l, v + 32, 4);
+            memcpy(qh + 32 * h + 4 * l, v + 64, 4);
+        }
+    }
+    for (int h = 0; h < 2; h++) {
+        for (int i = 0; i < 32; i++) {
+            const uint8_t lo0 = ql[64 * h + i], lo1 = ql[64 * h + 32 + i], hi = qh[32 * h + i];
+            q[128 * h + i] = (int8_t)(((lo0 & 0xF) | (hi & 3) << 4) - 32);
+            q[128 * h + 32 + i] = (int8_t)(((lo1 & 0xF) | ((hi >> 2) & 3) << 4) - 32);
+            q[128 * h + 64 + i] = (int8_t)(((lo0 >> 4) | ((hi >> 4) & 3) << 4) - 32);
+            q[128 * h + 96 + i] = (int8_t)(((lo1 >> 4) | ((hi >> 6) & 3) << 4) - 32);
+        }
+    }
+    for (int s = 0; s < 16; s++) scale16[s] = (int8_t)p[16 + 8 * s + r];
+}
+
 /* dot.c's Q6_K: the 8 scaled lanes by FMAs with d = d_a * d_w; hsum_8. */
 static void gemm_q6_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
                       int64_t y_stride) {
     const int64_t nb = n / QK_K;
-    for (int64_t t = 0; t < n_tokens; t++) {
-        const block_q8_K *a = (const block_q8_K *)(const void *)((const uint8_t *)acts + (size_t)t * act_stride);
-        for (int r = 0; r < PACK_ROWS; r++) {
-            float acc[8] = {0};
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *p = (const uint8_t *)group + b * Q6_K_GROUP_BLOCK;
-                const int8_t *sc = (const int8_t *)(p + 16);
-                int32_t lane[8] = {0};
-                for (int h = 0; h < 2; h++) {
-                    for (int l = 0; l < 8; l++) {
-                        const uint8_t *v = p + Q6_K_CODES + 96 * (2 * l + h) + 4 * r;
-                        for (int g = 0; g < 4; g++) {
-                            const int8_t *aq = a[b].qs + 128 * h + 32 * g + 4 * l;
-                            int32_t dot = 0;
-                            for (int i = 0; i < 4; i++) {
-                                const int low = (v[32 * (g % 2) + i] >> (4 * (g / 2))) & 0xF;
-                                const int high = (v[64 + i] >> (2 * g)) & 3;
-                                dot += ((low | high << 4) - 32) * aq[i];
-                            }
-                            lane[l] += sc[8 * (8 * h + 2 * g + l / 4) + r] * dot;
-                        }
-                    }
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += K_CHUNK) {
+        const int64_t count = n_tokens - t0 < K_CHUNK ? n_tokens - t0 : K_CHUNK;
+        float acc[K_CHUNK][PACK_ROWS][8] = {{{0}}};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *p = (const uint8_t *)group + b * Q6_K_GROUP_BLOCK;
+            for (int r = 0; r < PACK_ROWS; r++) {
+                int8_t q[QK_K];
+                int32_t scale16[QK_K / 16];
+                q6_K_unpack(p, r, q, scale16);
+                const float dw = fp16_to_fp32(get_u16(p + 2 * r));
+                for (int64_t t = 0; t < count; t++) {
+                    const block_q8_K *a = (const block_q8_K *)(const void *)((const uint8_t *)acts +
+                                                                            (size_t)(t0 + t) * act_stride) + b;
+                    int32_t lane[8];
+                    k_lane_sums(q, a->qs, scale16, lane);
+                    const float d = a->d * dw;
+                    for (int l = 0; l < 8; l++) acc[t][r][l] = fma_f32(d, (float)lane[l], acc[t][r][l]);
                 }
-                const float d = a[b].d * fp16_to_fp32(get_u16(p + 2 * r));
-                for (int l = 0; l < 8; l++) acc[l] = fma_f32(d, (float)lane[l], acc[l]);
             }
-            y[t * y_stride + r] = hsum_8(acc);
+        }
+        for (int64_t t = 0; t < count; t++) {
+            for (int r = 0; r < PACK_ROWS; r++) y[(t0 + t) * y_stride + r] = hsum_8(acc[t][r]);
         }
     }
 }
