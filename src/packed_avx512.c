@@ -300,13 +300,6 @@ _Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
 
 enum { K_TILE = 4 }; /* tokens a step: their integer lanes stay in registers, their float lanes in memory */
 
-/* The 8 bytes at p (one per row) as int16 pairs (x, x) in 32-bit lanes:
- * vpdpwssd's multiplier for 8 rows' sub-block scales. */
-static inline __m256i scale_pairs(const uint8_t *p) {
-    const __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
-    return _mm256_or_si256(x, _mm256_slli_epi32(x, 16));
-}
-
 /* Q4_K: packed_scalar.c's layout (1184 bytes a group's super-block). */
 enum { Q4_K_GROUP_BLOCK = 1184, Q4_K_CODES = 160 };
 
@@ -329,9 +322,13 @@ static ALWAYS_INLINE void q4_K_tile(int64_t nb, const uint8_t *group, const uint
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + b * Q4_K_GROUP_BLOCK;
         const block_q8_K *a[K_TILE];
-        __m256i sc[8];
-#pragma GCC unroll 8
-        for (int s = 0; s < 8; s++) sc[s] = scale_pairs(p + 32 + 8 * s);
+        __m256i scp[4]; /* the scales of sub-blocks 2c and 2c + 1 as int16 pairs */
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            const __m256i s0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p + 32 + 16 * c)));
+            const __m256i s1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p + 40 + 16 * c)));
+            scp[c] = _mm256_or_si256(s0, _mm256_slli_epi32(s1, 16));
+        }
         const __m256 dw = _mm256_cvtph_ps(loadu128(p)), dminw = _mm256_cvtph_ps(loadu128(p + 16));
         __m256 d[K_TILE];
 #pragma GCC unroll 4
@@ -359,11 +356,11 @@ static ALWAYS_INLINE void q4_K_tile(int64_t nb, const uint8_t *group, const uint
                 const __m256i lo = _mm256_and_si256(x, low), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
 #pragma GCC unroll 4
                 for (int t = 0; t < T; t++) {
-                    const int8_t *aq = a[t]->qs + 64 * c + 4 * l;
-                    const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_set1_epi32(load_i32(aq)));
-                    const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_set1_epi32(load_i32(aq + 32)));
-                    isum[t] = _mm256_dpwssd_epi32(isum[t], plo, sc[2 * c]);
-                    isum[t] = _mm256_dpwssd_epi32(isum[t], phi, sc[2 * c + 1]);
+                    const uint8_t *aq = (const uint8_t *)a[t]->qs + 64 * c + 4 * l;
+                    const __m256i dlo = dpbusd_bcast(_mm256_setzero_si256(), lo, aq);
+                    const __m256i dhi = dpbusd_bcast(_mm256_setzero_si256(), hi, aq + 32);
+                    const __m256i pair = _mm256_blend_epi16(dlo, _mm256_slli_epi32(dhi, 16), 0xAA);
+                    isum[t] = _mm256_dpwssd_epi32(isum[t], pair, scp[c]);
                 }
             }
 #pragma GCC unroll 4
@@ -401,12 +398,15 @@ enum { Q6_K_GROUP_BLOCK = 1696, Q6_K_CODES = 160 };
  * 8 float lanes; a vector holds one lane of the 8 rows. Lane l's integer,
  * per super-block: for each h and g, the 8 rows' 4 codes u (0..63) of its
  * elements 128 h + 32 g + 4 l .. +3 come from ql(h, g % 2, l) and qh(h, l);
- * vpmaddubsw of u and the token's 4 activations (broadcast), minus that of
- * 32 and the activations (q = u - 32; both exact in int16), then vpdpwssd
- * by the rows' scale of those elements. */
+ * vpdpbusd with the token's 4 activations (broadcast) sums their products
+ * (at most 4 * 63 * 127, an int16). As the codes stand for u - 32, 32 *
+ * the activations' sum (worked out per token and super-block by vpdpbusd)
+ * is subtracted. The sums for g and g + 1 (g even) go into the two int16
+ * halves of each lane, and one vpdpwssd multiplies them by the rows'
+ * scales of those elements and adds them up. */
 static ALWAYS_INLINE void q6_K_tile(int64_t nb, const uint8_t *group, const uint8_t *acts, size_t act_stride,
                                      float *y, int64_t y_stride, const int T) {
-    const __m256i low = _mm256_set1_epi8(0x0F), top = _mm256_set1_epi8(0x30), bias = _mm256_set1_epi8(32);
+    const __m256i low = _mm256_set1_epi8(0x0F), top = _mm256_set1_epi8(0x30), b32 = _mm256_set1_epi8(32);
     __m256 f[K_TILE][8];
     for (int t = 0; t < T; t++) {
         for (int l = 0; l < 8; l++) f[t][l] = _mm256_setzero_ps();
@@ -414,18 +414,37 @@ static ALWAYS_INLINE void q6_K_tile(int64_t nb, const uint8_t *group, const uint
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = group + b * Q6_K_GROUP_BLOCK;
         const block_q8_K *a[K_TILE];
-        __m256i sc[16];
-#pragma GCC unroll 16
-        for (int s = 0; s < 16; s++) { /* the int8 scales as int16 pairs (x, x) */
-            const __m256i x = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p + 16 + 8 * s)));
-            sc[s] = _mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(x, 16));
+        __m256i scp[2][2][2]; /* [h][g / 2][l / 4]: the rows' scales of g and g + 1 as int16 pairs */
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+#pragma GCC unroll 2
+            for (int gp = 0; gp < 2; gp++) {
+#pragma GCC unroll 2
+                for (int half = 0; half < 2; half++) {
+                    const uint8_t *s0 = p + 16 + 8 * (8 * h + 4 * gp + half);
+                    const __m256i x0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)s0));
+                    const __m256i x1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(s0 + 16)));
+                    scp[h][gp][half] = _mm256_blend_epi16(x0, _mm256_slli_epi32(x1, 16), 0xAA);
+                }
+            }
         }
         const __m256 dw = _mm256_cvtph_ps(loadu128(p));
         __m256 d[K_TILE];
+        _Alignas(32) int32_t sums[K_TILE][2][2][8]; /* [t][h][g / 2][l]: 32 * (the sums for g, g + 1) as int16 */
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
             a[t] = (const block_q8_K *)(const void *)(acts + (size_t)t * act_stride + b * sizeof(block_q8_K));
             d[t] = _mm256_mul_ps(dw, _mm256_set1_ps(a[t]->d));
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+#pragma GCC unroll 2
+                for (int gp = 0; gp < 2; gp++) {
+                    const int8_t *q = a[t]->qs + 128 * h + 64 * gp;
+                    const __m256i s0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), b32, loadu256(q));
+                    const __m256i s1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), b32, loadu256(q + 32));
+                    _mm256_store_si256((__m256i *)sums[t][h][gp], _mm256_blend_epi16(s0, _mm256_slli_epi32(s1, 16), 0xAA));
+                }
+            }
         }
 #pragma GCC unroll 1
         for (int l = 0; l < 8; l++) {
@@ -442,13 +461,16 @@ static ALWAYS_INLINE void q6_K_tile(int64_t nb, const uint8_t *group, const uint
                 u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low), _mm256_and_si256(qh, top));
                 u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low),
                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), top));
-#pragma GCC unroll 4
-                for (int g = 0; g < 4; g++) {
+#pragma GCC unroll 2
+                for (int gp = 0; gp < 2; gp++) {
 #pragma GCC unroll 4
                     for (int t = 0; t < T; t++) {
-                        const __m256i av = _mm256_set1_epi32(load_i32(a[t]->qs + 128 * h + 32 * g + 4 * l));
-                        const __m256i prod = _mm256_sub_epi16(_mm256_maddubs_epi16(u[g], av), _mm256_maddubs_epi16(bias, av));
-                        isum[t] = _mm256_dpwssd_epi32(isum[t], prod, sc[8 * h + 2 * g + l / 4]);
+                        const uint8_t *aq = (const uint8_t *)a[t]->qs + 128 * h + 64 * gp + 4 * l;
+                        const __m256i d0 = dpbusd_bcast(_mm256_setzero_si256(), u[2 * gp], aq);
+                        const __m256i d1 = dpbusd_bcast(_mm256_setzero_si256(), u[2 * gp + 1], aq + 32);
+                        const __m256i pair = _mm256_sub_epi16(_mm256_blend_epi16(d0, _mm256_slli_epi32(d1, 16), 0xAA),
+                                                              _mm256_set1_epi32(sums[t][h][gp][l]));
+                        isum[t] = _mm256_dpwssd_epi32(isum[t], pair, scp[h][gp][l / 4]);
                     }
                 }
             }
