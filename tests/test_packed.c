@@ -413,6 +413,15 @@ static int test_levels(void) {
     return 0;
 }
 
+/* Under valgrind or AddressSanitizer everything runs many times slower. */
+static int slow_build(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    return 1;
+#else
+    return valgrind;
+#endif
+}
+
 /* Row lengths in elements: 1 block, 3 blocks, then model rows. */
 static int64_t lengths_for(bibim_type type, int64_t out[5]) {
     const int64_t be = bibim_type_block_elems(type);
@@ -436,15 +445,16 @@ static int test_random_rows(void) {
         for (int64_t li = 0; li < n_lengths; li++) {
             const int64_t n = lengths[li];
             acts_buf a;
-            if (acts_make(&a, type, MAX_TOKENS, n, &rng, 0) != 0) {
+            /* Under valgrind and sanitizers, large rows with up to 9 tokens. */
+            if (acts_make(&a, type, slow_build() && n > 2048 ? 9 : MAX_TOKENS, n, &rng, 0) != 0) {
                 FAIL_AT("no memory");
                 free(a.data);
                 continue;
             }
             for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
-                /* Large rows with 64 rows only under a quick build: the
-                 * cost is n * rows * tokens per level. */
-                if (valgrind && n > 2048 && row_counts[ri] > 16) continue;
+                /* ... and 8 rows (16 at 2048): the cost is n * rows *
+                 * tokens per level. */
+                if (slow_build() && n >= 2048 && row_counts[ri] > (n > 2048 ? 8 : 16)) continue;
                 matrix_buf m;
                 const size_t offset = (size_t)(li + ri) % 4 + 1; /* odd and even, never 64-byte aligned */
                 if (matrix_alloc(&m, type, row_counts[ri], n, offset) != 0 || quantized_rows(&m, &rng) != 0) {
