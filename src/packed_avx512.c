@@ -24,7 +24,6 @@
 #include "quant.h"
 
 #include <immintrin.h>
-#include <string.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -32,12 +31,6 @@ static inline __m128i loadu128(const void *p) { return _mm_loadu_si128((const __
 static inline __m256i loadu256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 static inline uint64_t load_u16(const uint8_t *p) { return (uint64_t)p[0] | (uint64_t)p[1] << 8; }
-
-static inline int32_t load_i32(const void *p) {
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 /* acc + the dots of u's bytes (unsigned) with the 4 bytes at p (signed)
  * repeated in every lane: vpdpbusd with its broadcast memory operand (one
