@@ -35,6 +35,8 @@ FLAGS_dot_avx2   = -mavx2 -mfma -mf16c
 FLAGS_vec_ops_avx2 = -mavx2 -mfma -mf16c
 FLAGS_packed_avx2 = -mavx2 -mfma -mf16c
 FLAGS_packed_avx512 = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+FLAGS_packed_f16_avx2 = -mavx2 -mfma -mf16c
+FLAGS_packed_f16_avx512 = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
 FLAGS_dot_avx512 = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
 endif
 ifneq (,$(findstring aarch64,$(MACHINE)))

@@ -106,9 +106,28 @@ const dot_kernel *dot_kernel_at(bibim_type type, cpu_level level) {
     return k ? k : dot_kernel_for(type);
 }
 
+/* The quantized types' packed kernels, then F16/BF16's, at one level. */
+static const packed_kernel *packed_at_exactly(bibim_type type, cpu_level level) {
+    switch (level) {
+    case CPU_LEVEL_AVX512: {
+        const packed_kernel *k = packed_kernel_avx512(type);
+        return k ? k : packed_kernel_f16_avx512(type);
+    }
+    case CPU_LEVEL_AVX2: {
+        const packed_kernel *k = packed_kernel_avx2(type);
+        return k ? k : packed_kernel_f16_avx2(type);
+    }
+    case CPU_LEVEL_SCALAR: {
+        const packed_kernel *k = packed_kernel_scalar(type);
+        return k ? k : packed_kernel_f16_scalar(type);
+    }
+    default: return NULL;
+    }
+}
+
 const packed_kernel *packed_kernel_at(bibim_type type, cpu_level level) {
     const packed_kernel *k = NULL;
-    if (level == CPU_LEVEL_AVX512) k = packed_kernel_avx512(type);
-    if (!k && (level == CPU_LEVEL_AVX2 || level == CPU_LEVEL_AVX512)) k = packed_kernel_avx2(type);
-    return k ? k : packed_kernel_scalar(type);
+    if (level == CPU_LEVEL_AVX512) k = packed_at_exactly(type, CPU_LEVEL_AVX512);
+    if (!k && (level == CPU_LEVEL_AVX2 || level == CPU_LEVEL_AVX512)) k = packed_at_exactly(type, CPU_LEVEL_AVX2);
+    return k ? k : packed_at_exactly(type, CPU_LEVEL_SCALAR);
 }

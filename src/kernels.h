@@ -95,5 +95,8 @@ const dot_kernel *dot_kernel_dotprod(bibim_type type);
 const packed_kernel *packed_kernel_scalar(bibim_type type);
 const packed_kernel *packed_kernel_avx2(bibim_type type);
 const packed_kernel *packed_kernel_avx512(bibim_type type);
+const packed_kernel *packed_kernel_f16_scalar(bibim_type type); /* F16 and BF16 (packed_f16*.c) */
+const packed_kernel *packed_kernel_f16_avx2(bibim_type type);
+const packed_kernel *packed_kernel_f16_avx512(bibim_type type);
 
 #endif
