@@ -362,14 +362,16 @@ static void release_mapped(const void *data, size_t size) {
 
 /* Repacks the matrices whose type has packed kernels into 8-row groups
  * (see kernels.h). The tied output matrix is not repacked: its rows are
- * also read one by one as embeddings. */
+ * also read one by one as embeddings. Only CPUs with SIMD packed kernels
+ * (x86 with AVX2) repack: elsewhere the row kernels are faster. */
 static bibim_status repack_matrices(bibim_model *m, int release, const char *path) {
+    if (!cpu_level_supported(CPU_LEVEL_AVX2)) return BIBIM_OK;
     for (int i = 0; i < n_matrices(m); i++) {
         matrix *w = model_matrix(m, i);
         const packed_kernel *pk = packed_kernel_at(w->type, CPU_LEVEL_SCALAR);
         if (!pk || w->n_out % PACK_ROWS != 0 || w->data == m->token_embd.data) continue;
         size_t size = pk->packed_size(w->n_out, w->n_in);
-        w->packed = aligned_alloc(64, (size + 63) & ~(size_t)63);
+        w->packed = aligned_alloc(64, size); /* packed sizes are multiples of 64 */
         if (!w->packed) return model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory repacking weights", path);
         pk->pack(w->data, w->row_bytes, w->n_out, w->n_in, w->packed);
         if (release) release_mapped(w->data, w->row_bytes * (size_t)w->n_out);
