@@ -27,7 +27,6 @@ check("separator", /^\|( :?-+:? \|)+$/.test(lines[1] || "") && cells(lines[1]).l
 const rows = lines.slice(2).map(cells);
 const got = rows.map(r => r[4] + ":" + r[5]).join(" ");
 check("rows", got === want, got);
-check("widths", new Set(lines.map(l => [...l].length)).size === 1, "rows of different widths");
 for (const r of rows) {
     check("row_cells", r.length === 9, JSON.stringify(r));
     check("model_name", r[0] === "bibim synth tiny", r[0]);
