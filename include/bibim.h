@@ -422,7 +422,8 @@ enum {
 /* Tokenizes `len` bytes of `text` (any bytes: bytes that are not valid UTF-8
  * are encoded as byte tokens, one per byte, so nothing is lost). Writes up
  * to `capacity` tokens and the full count to *n_tokens; returns
- * BIBIM_ERR_TOO_SMALL if capacity < *n_tokens. Read-only, thread-safe. */
+ * BIBIM_ERR_TOO_SMALL if capacity < *n_tokens, BIBIM_ERR_INVALID_ARG for a
+ * text over 512 MiB. Read-only, thread-safe. */
 bibim_status bibim_tokenize(const bibim_model *model, const char *text, size_t len, unsigned flags,
                             bibim_token *tokens, int64_t capacity, int64_t *n_tokens);
 
