@@ -12,10 +12,11 @@
  *     multiply and add apart (as dot.c: a tiny product may round).
  *   - Q8_0: per block 8 int32 lanes of 4 consecutive elements (two
  *     vectors), into 8 float lanes by an FMA with d_w*d_a; hsum_8.
+ *     Q5_0 the same with its fifth bits.
  *   - Q4_0: one float, an FMA per block of its integer dot.
- *   - Q4_K, Q6_K: 8 int32 lanes per super-block (element e in lane
+ *   - Q4_K, Q5_K, Q6_K: 8 int32 lanes per super-block (element e in lane
  *     (e % 32) / 4, times its sub-block scale), into 8 float lanes by an
- *     FMA; Q4_K's mins in 4 float lanes apart.
+ *     FMA; Q4_K's mins in 4 float lanes apart, Q5_K's in one float.
  * Activation quantizers give the same bytes: abs max by compare-and-select
  * (NaN ignored, as dot.c's abs_max), codes by vcvtnq_s32_f32 (halves to
  * even, NaN to 0, saturating) clamped to +-127, scales through fp16.h.
@@ -256,6 +257,31 @@ static void dot_q8_0_q8_0(int64_t n, const void *restrict w_row, const void *res
     *out = hsum_8(lo, hi);
 }
 
+/* Q5_0: codes 0..31 - 16, the fifth bit of element j in bit j of qh (read
+ * byte by byte); 8 int32 lanes into 8 float lanes as for Q8_0. */
+static void dot_q5_0_q8_0(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
+    const block_q5_0 *restrict w = w_row;
+    const block_q8_0 *restrict a = act;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), b4 = vdupq_n_u8(0x10);
+    const uint8x16_t bits = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const int8x16_t sixteen = vdupq_n_s8(16);
+    float32x4_t lo = vdupq_n_f32(0.0f), hi = lo;
+    for (int64_t b = 0; b < n / QK5_0; b++) {
+        const uint8_t *qh = w[b].qh;
+        const uint8x16_t h0 = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1])), bits), b4);
+        const uint8x16_t h1 = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3])), bits), b4);
+        const uint8x16_t x = vld1q_u8(w[b].qs);
+        const int8x16_t q0 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vandq_u8(x, m4), h0)), sixteen);
+        const int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(x, 4), h1)), sixteen);
+        const int32x4_t l0 = dot16(q0, vld1q_s8(a[b].qs));
+        const int32x4_t l1 = dot16(q1, vld1q_s8(a[b].qs + 16));
+        const float32x4_t d = vdupq_n_f32(f16_product(w[b].d, a[b].d));
+        lo = vfmaq_f32(lo, vcvtq_f32_s32(l0), d);
+        hi = vfmaq_f32(hi, vcvtq_f32_s32(l1), d);
+    }
+    *out = hsum_8(lo, hi);
+}
+
 static void dot_q4_0_q8_0(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q4_0 *restrict w = w_row;
     const block_q8_0 *restrict a = act;
@@ -314,6 +340,47 @@ static void dot_q4_K_q8_K(int64_t n, const void *restrict w_row, const void *res
     *out = hsum_8(lo, hi) + (vget_lane_f32(m2, 0) + vget_lane_f32(m2, 1));
 }
 
+/* Q5_K: as Q4_K with the fifth bit of sub-block s in bit s of qh[e % 32];
+ * the mins summed to one integer per super-block, into ONE float by an FMA
+ * with -(d_a * dmin_w), added after hsum_8. */
+static void dot_q5_K_q8_K(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
+    const block_q5_K *restrict w = w_row;
+    const block_q8_K *restrict a = act;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), b4 = vdupq_n_u8(0x10);
+    float32x4_t lo = vdupq_n_f32(0.0f), hi = lo;
+    float summs = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        int32_t sc[8], total = 0;
+        for (int s = 0; s < 8; s++) {
+            uint8_t scale, m;
+            k4_scale_min(w[b].scales, s, &scale, &m);
+            sc[s] = scale;
+            total += m * (a[b].bsums[2 * s] + a[b].bsums[2 * s + 1]);
+        }
+        const uint8x16_t qh0 = vld1q_u8(w[b].qh), qh1 = vld1q_u8(w[b].qh + 16);
+        int32x4_t il = vdupq_n_s32(0), ih = il;
+        for (int c = 0; c < 4; c++) {
+            const uint8x16_t x0 = vld1q_u8(w[b].qs + 32 * c), x1 = vld1q_u8(w[b].qs + 32 * c + 16);
+            const uint8x16_t bl = vdupq_n_u8((uint8_t)(1u << (2 * c))), bh = vdupq_n_u8((uint8_t)(1u << (2 * c + 1)));
+            const int8_t *qa = a[b].qs + 64 * c;
+            const uint8x16_t u0 = vorrq_u8(vandq_u8(x0, m4), vandq_u8(vtstq_u8(qh0, bl), b4));
+            const uint8x16_t u1 = vorrq_u8(vandq_u8(x1, m4), vandq_u8(vtstq_u8(qh1, bl), b4));
+            const uint8x16_t u2 = vorrq_u8(vshrq_n_u8(x0, 4), vandq_u8(vtstq_u8(qh0, bh), b4));
+            const uint8x16_t u3 = vorrq_u8(vshrq_n_u8(x1, 4), vandq_u8(vtstq_u8(qh1, bh), b4));
+            il = vmlaq_n_s32(il, dot16(vreinterpretq_s8_u8(u0), vld1q_s8(qa)), sc[2 * c]);
+            ih = vmlaq_n_s32(ih, dot16(vreinterpretq_s8_u8(u1), vld1q_s8(qa + 16)), sc[2 * c]);
+            il = vmlaq_n_s32(il, dot16(vreinterpretq_s8_u8(u2), vld1q_s8(qa + 32)), sc[2 * c + 1]);
+            ih = vmlaq_n_s32(ih, dot16(vreinterpretq_s8_u8(u3), vld1q_s8(qa + 48)), sc[2 * c + 1]);
+        }
+        const float d = a[b].d * fp16_to_fp32(w[b].d);
+        const float dmin = -a[b].d * fp16_to_fp32(w[b].dmin);
+        summs = fma1(dmin, (float)total, summs);
+        lo = vfmaq_f32(lo, vcvtq_f32_s32(il), vdupq_n_f32(d));
+        hi = vfmaq_f32(hi, vcvtq_f32_s32(ih), vdupq_n_f32(d));
+    }
+    *out = hsum_8(lo, hi) + summs;
+}
+
 /* Q6_K: element 128h + 32g + l has its low nibble in ql[64h + 32(g % 2) + l]
  * (low nibble for g < 2, high for g >= 2) and its top two bits in bits
  * 2g .. 2g+1 of qh[32h + l]; code - 32; signed scale per 16 elements. */
@@ -364,7 +431,9 @@ static const dot_kernel kernel_f16 = {BIBIM_TYPE_F16, quantize_act_f16, dot_f16_
 static const dot_kernel kernel_bf16 = {BIBIM_TYPE_BF16, quantize_act_bf16, dot_bf16_bf16};
 static const dot_kernel kernel_q8_0 = {BIBIM_TYPE_Q8_0, quantize_act_q8_0, dot_q8_0_q8_0};
 static const dot_kernel kernel_q4_0 = {BIBIM_TYPE_Q8_0, quantize_act_q8_0, dot_q4_0_q8_0};
+static const dot_kernel kernel_q5_0 = {BIBIM_TYPE_Q8_0, quantize_act_q8_0, dot_q5_0_q8_0};
 static const dot_kernel kernel_q4_K = {BIBIM_TYPE_Q8_K, quantize_act_q8_K, dot_q4_K_q8_K};
+static const dot_kernel kernel_q5_K = {BIBIM_TYPE_Q8_K, quantize_act_q8_K, dot_q5_K_q8_K};
 static const dot_kernel kernel_q6_K = {BIBIM_TYPE_Q8_K, quantize_act_q8_K, dot_q6_K_q8_K};
 
 const dot_kernel *dot_kernel_neon(bibim_type type) {
@@ -374,7 +443,9 @@ const dot_kernel *dot_kernel_neon(bibim_type type) {
     case BIBIM_TYPE_BF16: return &kernel_bf16;
     case BIBIM_TYPE_Q8_0: return &kernel_q8_0;
     case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
+    case BIBIM_TYPE_Q5_0: return &kernel_q5_0;
     case BIBIM_TYPE_Q4_K: return &kernel_q4_K;
+    case BIBIM_TYPE_Q5_K: return &kernel_q5_K;
     case BIBIM_TYPE_Q6_K: return &kernel_q6_K;
     default: return NULL;
     }
