@@ -124,4 +124,4 @@ install: $(BUILD)/bibim lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' bibim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bibim.pc
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-aarch64

@@ -106,11 +106,11 @@ static void put(bibim_gguf_writer *g, const char *name, const float *data, int64
 
 static void write_vocab(bibim_gguf_writer *g, int n_vocab, const char *model) {
     bibim_str *tokens = malloc((size_t)n_vocab * sizeof *tokens);
-    char(*text)[8] = malloc((size_t)n_vocab * 8);
+    char(*text)[16] = malloc((size_t)n_vocab * 16);
     float *scores = malloc((size_t)n_vocab * sizeof *scores);
     int32_t *types = malloc((size_t)n_vocab * sizeof *types);
     for (int i = 0; i < n_vocab; i++) {
-        snprintf(text[i], 8, i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t%d", i);
+        snprintf(text[i], 16, i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t%d", i);
         tokens[i] = (bibim_str){text[i], strlen(text[i])};
         scores[i] = (float)-i;
         types[i] = i == 0 ? 2 : i < 3 ? 3 : 1;
