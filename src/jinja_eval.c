@@ -8,11 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define JINJA_MAX_EVAL_DEPTH 400
 
 enum jinja_fn {
-    JF_RANGE, JF_NAMESPACE, JF_RAISE,
+    JF_RANGE, JF_NAMESPACE, JF_RAISE, JF_MACRO, JF_STRFTIME,
     /* string methods */
     JM_UPPER, JM_LOWER, JM_STRIP, JM_LSTRIP, JM_RSTRIP, JM_STARTSWITH, JM_ENDSWITH, JM_SPLIT,
     JM_REPLACE, JM_TITLE, JM_CAPITALIZE,
@@ -29,6 +30,7 @@ struct jinja_ev {
     struct jinja_diag *d;
     int depth;
     int jump; /* 1 break, 2 continue */
+    struct jinja_scope *globals;
 };
 
 static struct jinja_value *jv_oom(struct jinja_ev *E, size_t pos)
@@ -363,7 +365,7 @@ static struct jinja_value *jv_case(struct jinja_ev *E, const struct jinja_value 
         else if (mode == 1)
             up = 0;
         else if (mode == 2)
-            up = word_start;
+            up = word_start ? 1 : -1;
         else
             up = i == 0 ? 1 : -1; /* HF: the rest is left as is */
         if (up == 1 && c >= 'a' && c <= 'z')
@@ -540,10 +542,59 @@ static int jv_need_str(struct jinja_ev *E, const struct jinja_value *v, const ch
     return -1;
 }
 
+static struct jinja_value *jv_call_macro(struct jinja_ev *E, const struct jinja_node *m, const struct jv_args *a,
+                                         size_t pos)
+{
+    struct jinja_scope ms = {jinja_value_object(), E->globals};
+    struct jinja_value *r = NULL;
+    if (!ms.vars)
+        return jv_oom(E, pos);
+    if (a->npos > m->nnames) {
+        jinja_diag_set(E->d, pos, "macro '%s' takes %zu arguments, %zu given", m->name, m->nnames, a->npos);
+        goto done;
+    }
+    for (size_t i = 0; i < m->nnames; i++) {
+        struct jinja_value *v = jv_arg(a, i, m->names[i]);
+        if (v)
+            v = jinja_value_ref(v);
+        else if (m->list2[i] && !(v = jv_eval(E, m->list2[i], &ms)))
+            goto done;
+        else if (!v)
+            v = jinja_value_undefined();
+        if (jinja_object_set(ms.vars, m->names[i], v) != 0) {
+            jv_oom(E, pos);
+            goto done;
+        }
+    }
+    struct jinja_buf b = {0};
+    if (jv_exec(E, m->list, m->nlist, &ms, &b) != 0) {
+        free(b.p);
+        goto done;
+    }
+    E->jump = 0;
+    r = jv_string_from_buf(E, &b, pos);
+done:
+    jinja_value_free(ms.vars);
+    return r;
+}
+
 static struct jinja_value *jv_call(struct jinja_ev *E, const struct jinja_value *fn, const struct jv_args *a, size_t pos)
 {
     struct jinja_value *self = fn->u.fn.self;
     switch (fn->u.fn.id) {
+    case JF_MACRO:
+        return jv_call_macro(E, fn->u.fn.macro, a, pos);
+    case JF_STRFTIME: {
+        struct jinja_value *f = jv_arg(a, 0, NULL);
+        if (jv_need_str(E, f, "strftime_now", pos) != 0)
+            return NULL;
+        time_t now = time(NULL);
+        struct tm tmv;
+        char tbuf[256];
+        if (!localtime_r(&now, &tmv) || strftime(tbuf, sizeof tbuf, f->u.str.s, &tmv) == 0)
+            tbuf[0] = 0;
+        return jinja_value_string(tbuf);
+    }
     case JF_RAISE: {
         struct jinja_buf b = {0};
         if (a->npos)
@@ -1051,6 +1102,8 @@ static struct jinja_value *jv_eval(struct jinja_ev *E, const struct jinja_node *
             r = jv_callable(JF_NAMESPACE, NULL);
         else if (!strcmp(n->name, "range"))
             r = jv_callable(JF_RANGE, NULL);
+        else if (!strcmp(n->name, "strftime_now"))
+            r = jv_callable(JF_STRFTIME, NULL);
         else
             r = jinja_value_undefined();
         if (!r)
@@ -1381,6 +1434,16 @@ static int jv_exec(struct jinja_ev *E, struct jinja_node *const *body, size_t nb
             }
             break;
         }
+        case JN_MACRO: {
+            struct jinja_value *m = jv_callable(JF_MACRO, NULL);
+            if (m)
+                m->u.fn.macro = n;
+            if (!m || jinja_object_set(s->vars, n->name, m) != 0) {
+                jv_oom(E, n->pos);
+                rc = -1;
+            }
+            break;
+        }
         case JN_BREAK:
             E->jump = 1;
             break;
@@ -1403,7 +1466,7 @@ static int jv_exec(struct jinja_ev *E, struct jinja_node *const *body, size_t nb
 int jinja_eval_tree(const struct jinja_tree *tree, const struct jinja_value *context, struct jinja_buf *out,
                     struct jinja_diag *d)
 {
-    struct jinja_ev E = {d, 0, 0};
+    struct jinja_ev E = {d, 0, 0, NULL};
     /* globals (the caller's values are shared, never modified: sets go to a copy) */
     struct jinja_scope globals = {jinja_value_object(), NULL};
     if (!globals.vars) {
@@ -1417,6 +1480,7 @@ int jinja_eval_tree(const struct jinja_tree *tree, const struct jinja_value *con
                 jinja_diag_set(d, 0, "out of memory");
                 return -1;
             }
+    E.globals = &globals;
     int rc = jv_exec(&E, tree->body, tree->nbody, &globals, out);
     jinja_value_free(globals.vars);
     return rc;

@@ -271,6 +271,32 @@ static int jinja_tokenize(struct jinja_lexer *L, const struct jinja_src *S)
                     if (++i >= n)
                         break;
                     char e = s[i++], r;
+                    if (e == 'x' || e == 'u') {
+                        size_t hl = e == 'x' ? 2 : 4;
+                        unsigned cp = 0;
+                        for (size_t h = 0; h < hl; h++) {
+                            char c = i + h < n ? s[i + h] : 0;
+                            int dv = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                            if (dv < 0) {
+                                free(b.p);
+                                jinja_diag_set(L->d, POS(i - 2), "invalid hexadecimal escape sequence");
+                                return -1;
+                            }
+                            cp = cp * 16 + (unsigned)dv;
+                        }
+                        i += hl;
+                        if (cp < 0x80) {
+                            jinja_buf_addc(&b, (char)cp);
+                        } else if (cp < 0x800) {
+                            jinja_buf_addc(&b, (char)(0xC0 | (cp >> 6)));
+                            jinja_buf_addc(&b, (char)(0x80 | (cp & 0x3F)));
+                        } else {
+                            jinja_buf_addc(&b, (char)(0xE0 | (cp >> 12)));
+                            jinja_buf_addc(&b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+                            jinja_buf_addc(&b, (char)(0x80 | (cp & 0x3F)));
+                        }
+                        continue;
+                    }
                     switch (e) {
                     case 'n': r = '\n'; break;
                     case 't': r = '\t'; break;

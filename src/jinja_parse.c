@@ -726,6 +726,53 @@ static struct jinja_node *jp_statement(struct jinja_parser *P)
         nd->a = target;
         return nd;
     }
+    if (!strcmp(kw->text, "macro")) {
+        static const char *const ends[] = {"endmacro", NULL};
+        struct jinja_node *nd = jp_node(P, JN_MACRO, kw->pos);
+        struct jp_list defs = {0};
+        if (!nd)
+            return NULL;
+        if (!jp_is(P, JT_NAME, NULL)) {
+            jp_fail(P, "a macro name");
+            return NULL;
+        }
+        nd->name = jp_peek(P)->text;
+        jp_next(P);
+        if (jp_expect(P, JT_OP, "(", "'('") != 0)
+            return NULL;
+        while (!jp_is_op(P, ")")) {
+            if (!jp_is(P, JT_NAME, NULL)) {
+                jp_fail(P, "a parameter name");
+                goto macro_fail;
+            }
+            const char *pname = jp_peek(P)->text;
+            struct jinja_node *def = NULL;
+            jp_next(P);
+            if (jp_is_op(P, "=")) {
+                jp_next(P);
+                if (!(def = jp_expr(P)))
+                    goto macro_fail;
+            }
+            if (jp_list_add(P, &defs, def, pname) != 0)
+                goto macro_fail;
+            if (!jp_is_op(P, ","))
+                break;
+            jp_next(P);
+        }
+        if (jp_expect(P, JT_OP, ")", "')'") != 0 || jp_stmt_end(P) != 0)
+            goto macro_fail;
+        if (jp_list_finish(P, &defs, &nd->list2, &nd->nlist2, &nd->names) != 0)
+            goto macro_fail;
+        nd->nnames = nd->nlist2;
+        if (jp_body(P, ends, &nd->list, &nd->nlist) != 0 ||
+            jp_expect(P, JT_NAME, "endmacro", "'endmacro'") != 0 || jp_stmt_end(P) != 0)
+            return NULL;
+        return nd;
+    macro_fail:
+        free(defs.p);
+        free(defs.names);
+        return NULL;
+    }
     if (!strcmp(kw->text, "break") || !strcmp(kw->text, "continue")) {
         struct jinja_node *nd = jp_node(P, kw->text[0] == 'b' ? JN_BREAK : JN_CONTINUE, kw->pos);
         if (!nd || jp_stmt_end(P) != 0)

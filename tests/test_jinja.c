@@ -297,7 +297,8 @@ static int test_errors(void)
 {
     EXPECT_ERROR("ab\n  {{ raise_exception('bad role') }}", "{}", 2, 6, "bad role");
     EXPECT_ERROR("{% if x %}", "{}", 1, 11, "endif");
-    EXPECT_ERROR("x\n{% macro m() %}{% endmacro %}", "{}", 2, 4, "unsupported statement");
+    EXPECT_ERROR("x\n{% call m() %}{% endcall %}", "{}", 2, 4, "unsupported statement");
+    EXPECT_ERROR("{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", "{}", 1, 41, "arguments");
     EXPECT_ERROR("{{ 1 + }}", "{}", 1, 8, "expected an expression");
     EXPECT_ERROR("{{ 'abc' | nosuchfilter }}", "{}", 1, 10, "unsupported filter");
     EXPECT_ERROR("{{ 'unterminated }}", "{}", 1, 4, "unterminated");
@@ -380,7 +381,7 @@ static char *oracle_render(const char *tmpl, const char *ctx_json, int *ok)
     return b.p;
 }
 
-static int oracle_cases, oracle_passed;
+static int oracle_cases, oracle_passed, oracle_errors;
 
 static void compare_with_oracle(const char *label, const char *tmpl, const char *ctx_json)
 {
@@ -395,6 +396,7 @@ static void compare_with_oracle(const char *label, const char *tmpl, const char 
         if (got && want && strcmp(got, want) == 0)
             oracle_passed++;
     } else {
+        oracle_errors++;
         CHECKF(!got, "%s: oracle failed but C rendered [%s] (context %s)", label, got, ctx_json);
         if (!got)
             oracle_passed++;
@@ -526,6 +528,9 @@ static const char *const feature_templates[] = {
     "{% for x in [1, 2, 3, 4] %}{% if x == 3 %}{% break %}{% endif %}{{ x }}{% endfor %}|{% for x in [1, 2, 3] %}{% if x == 2 %}{% continue %}{% endif %}{{ x }}{% endfor %}",
     "{{ {'a': 1, 'b': [1, 2]}['b'][1] }}|{{ (1, 2)[0] }}|{{ [messages[0].role, 'x'] | join('+') }}",
     "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}ok",
+    "{% macro m(a, b='x') %}<{{ a }}{{ b }}{{ n }}>{% endmacro %}{{ m(1) }}{{ m(2, b='y') }}{{ m(b=3, a=4) }}",
+    "{% macro item(m) -%}\n  [{{ m.role | upper }}] {{ m.content }}\n{%- endmacro %}{% for m in messages %}{{ item(m) }}\n{% endfor %}",
+    "{{ 'hELLO wORLD' | title }}|{{ 'hELLO' | capitalize }}|{{ '\\u00e9\\x41' }}|{{ d | items | list | length }}|{{ n | string }}|{{ '12' | int + 1 }}",
     "{{ 'abc' | nosuchfilter }}",
     "{{ n + s }}",
 };
@@ -536,6 +541,61 @@ static const char feature_context[] =
     "\"messages\":[{\"role\":\"system\",\"content\":\"sys\"},{\"role\":\"user\",\"content\":\"hi \\u00e9\"},"
     "{\"role\":\"assistant\",\"content\":\"yo\"}]}";
 
+/* A template in the style of recent chat models: tools, tool calls, content parts. */
+static const char tools_template[] =
+    "{{- bos_token }}\n"
+    "{%- if tools is defined and tools %}\n"
+    "<tools>{% for t in tools %}{{ t | tojson }}{% if not loop.last %}\n{% endif %}{% endfor %}</tools>\n"
+    "{%- endif %}\n"
+    "{%- for message in messages %}\n"
+    "    {%- if message.content is string %}\n"
+    "        {%- set content = message.content %}\n"
+    "    {%- elif message.content is iterable %}\n"
+    "        {%- set ns = namespace(text='') %}\n"
+    "        {%- for part in message.content if part.type == 'text' %}{% set ns.text = ns.text ~ part.text %}{% endfor %}\n"
+    "        {%- set content = ns.text %}\n"
+    "    {%- else %}\n"
+    "        {%- set content = '' %}\n"
+    "    {%- endif %}\n"
+    "<|{{ message.role }}|>\n{{ content | trim }}\n"
+    "    {%- if message.tool_calls is defined %}\n"
+    "        {%- for call in message.tool_calls %}\n"
+    "<call name=\"{{ call.function.name }}\">{{ call.function.arguments | tojson }}</call>\n"
+    "        {%- endfor %}\n"
+    "    {%- endif %}\n"
+    "<|end|>\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n<|assistant|>\n{% endif %}\n";
+
+static const char tools_context[] =
+    "{\"bos_token\":\"<s>\",\"add_generation_prompt\":true,"
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}],"
+    "\"messages\":[{\"role\":\"system\",\"content\":\"Use tools.\"},"
+    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Weather in \"},{\"type\":\"image\"},{\"type\":\"text\",\"text\":\"Paris?\"}]},"
+    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\",\"days\":2,\"metric\":true}}}]},"
+    "{\"role\":\"tool\",\"content\":\"{\\\"temp\\\": 21.5}\"}]}";
+
+static int test_oracle_tools(void)
+{
+    if (!have_oracle())
+        return 1;
+    int errors = oracle_errors;
+    compare_with_oracle("tools", tools_template, tools_context);
+    CHECK(oracle_errors == errors); /* a real rendering, not two failures */
+    for (size_t i = 0; i < NCONV; i++)
+        compare_with_oracle("tools-template", tools_template, conversations[i]);
+    return 0;
+}
+
+static int test_strftime(void)
+{
+    struct jinja_error e;
+    char *got = render_json("{{ strftime_now('%Y') }}", "{}", &e);
+    CHECKF(got && strlen(got) == 4 && got[0] == '2', "%s", got ? got : e.reason);
+    free(got);
+    return 0;
+}
+
 static int test_oracle_features(void)
 {
     if (!have_oracle())
@@ -545,8 +605,11 @@ static int test_oracle_features(void)
         snprintf(label, sizeof label, "feature %zu", i);
         compare_with_oracle(label, feature_templates[i], feature_context);
     }
-    compare_with_oracle("feature no-system", feature_templates[NFEAT - 3],
+    int errors = oracle_errors;
+    compare_with_oracle("feature no-system",
+                        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}ok",
                         "{\"messages\":[{\"role\":\"user\",\"content\":\"u\"}]}");
+    CHECK(oracle_errors == errors);
     return 0;
 }
 
@@ -572,6 +635,9 @@ int main(void)
     RUN(test_oracle_llama3);
     RUN(test_oracle_llama2);
     RUN(test_oracle_features);
-    printf("oracle cases: %d of %d identical\n", oracle_passed, oracle_cases);
+    RUN(test_oracle_tools);
+    RUN(test_strftime);
+    printf("oracle cases: %d of %d identical (%d of them errors in both)\n", oracle_passed, oracle_cases,
+           oracle_errors);
     return harness_finish();
 }
