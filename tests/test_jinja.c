@@ -626,6 +626,71 @@ static int test_oracle_detects_difference(void)
     return 0;
 }
 
+/* Mutated templates must render or fail cleanly (no crash; ASan/valgrind
+ * builds check memory). Deterministic xorshift, no oracle. */
+static int test_mutations(void)
+{
+    static const char *const pieces[] = {"{%", "%}", "{{", "}}", "{#", "#}", "-", "(", ")", "[", "]", "'",
+                                         "\"", "|", ".", ":", " if ", " for ", " in ", "end", "\n", "0", "{",
+                                         "}", "\\", " is ", "set ", "macro ", "~", "*"};
+    struct jinja_value *ctx = json_parse(feature_context);
+    CHECK(ctx != NULL);
+    unsigned long long x = 88172645463325252ULL;
+    int rendered = 0, failed = 0;
+    char buf[1024];
+    for (int iter = 0; iter < 3000; iter++) {
+        const char *base = feature_templates[(size_t)iter % NFEAT];
+        size_t n = strlen(base);
+        if (n >= sizeof buf - 64)
+            continue;
+        memcpy(buf, base, n + 1);
+        for (int k = 0; k < 3; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            size_t at = (size_t)(x % (n + 1));
+            const char *pc = pieces[(x >> 20) % (sizeof pieces / sizeof pieces[0])];
+            size_t pl = strlen(pc);
+            switch ((x >> 40) % 3) {
+            case 0: /* insert */
+                if (n + pl < sizeof buf - 1) {
+                    memmove(buf + at + pl, buf + at, n - at + 1);
+                    memcpy(buf + at, pc, pl);
+                    n += pl;
+                }
+                break;
+            case 1: /* delete a few bytes */
+                if (at < n) {
+                    size_t dl = (size_t)((x >> 50) % 4) + 1;
+                    if (dl > n - at)
+                        dl = n - at;
+                    memmove(buf + at, buf + at + dl, n - at - dl + 1);
+                    n -= dl;
+                }
+                break;
+            default: /* truncate */
+                buf[at] = 0;
+                n = at;
+            }
+        }
+        char *out = NULL;
+        size_t outn = 0;
+        struct jinja_error e;
+        int rc = jinja_render(buf, n, ctx, &out, &outn, &e);
+        if (rc == 0) {
+            rendered++;
+            CHECK(out != NULL && strlen(out) == outn);
+        } else {
+            failed++;
+            CHECK(out == NULL && e.line >= 1 && e.column >= 1 && e.reason[0]);
+        }
+        free(out);
+    }
+    CHECK(rendered > 100 && failed > 100);
+    jinja_value_free(ctx);
+    return 0;
+}
+
 int main(void)
 {
     RUN(test_values);
@@ -637,6 +702,7 @@ int main(void)
     RUN(test_oracle_features);
     RUN(test_oracle_tools);
     RUN(test_strftime);
+    RUN(test_mutations);
     printf("oracle cases: %d of %d identical (%d of them errors in both)\n", oracle_passed, oracle_cases,
            oracle_errors);
     return harness_finish();
