@@ -339,13 +339,12 @@ static struct jinja_value *jv_strip(struct jinja_ev *E, const struct jinja_value
                                     const struct jinja_value *chars, size_t pos)
 {
     const char *p = v->u.str.s;
-    size_t a = 0, b = v->u.str.n;
-#define JV_STRIPPABLE(c) (chars ? memchr(chars->u.str.s, (c), chars->u.str.n) != NULL : jv_space(c))
-    while (left && a < b && JV_STRIPPABLE(p[a]))
-        a++;
-    while (right && b > a && JV_STRIPPABLE(p[b - 1]))
-        b--;
-#undef JV_STRIPPABLE
+    size_t a = 0, b = v->u.str.n, l;
+    (void)chars; /* HF strips JavaScript whitespace whatever the argument */
+    while (left && a < b && (l = jinja_space_at(p, b, a)) > 0)
+        a += l;
+    while (right && b > a && (l = jinja_space_before(p, b)) > 0 && b - l >= a)
+        b -= l;
     struct jinja_value *r = jinja_value_stringn(p + a, b - a);
     return r ? r : jv_oom(E, pos);
 }
@@ -406,7 +405,7 @@ static struct jinja_value *jv_replace(struct jinja_ev *E, const struct jinja_val
 }
 
 static struct jinja_value *jv_split(struct jinja_ev *E, const struct jinja_value *v, const struct jinja_value *sep,
-                                    size_t pos)
+                                    long long maxsplit, size_t pos)
 {
     struct jinja_value *arr = jinja_value_array();
     if (!arr)
@@ -416,12 +415,13 @@ static struct jinja_value *jv_split(struct jinja_ev *E, const struct jinja_value
     if (!sep) { /* whitespace runs, no empty parts */
         size_t i = 0;
         while (i < n) {
-            while (i < n && jv_space(s[i]))
-                i++;
+            size_t l;
+            while ((l = jinja_space_at(s, n, i)) > 0)
+                i += l;
             if (i >= n)
                 break;
             size_t st = i;
-            while (i < n && !jv_space(s[i]))
+            while (i < n && jinja_space_at(s, n, i) == 0)
                 i++;
             if (jinja_array_push(arr, jinja_value_stringn(s + st, i - st)) != 0)
                 goto oom;
@@ -434,8 +434,10 @@ static struct jinja_value *jv_split(struct jinja_ev *E, const struct jinja_value
         return NULL;
     }
     size_t st = 0;
-    for (size_t i = 0; i + sep->u.str.n <= n;) {
+    long long splits = 0;
+    for (size_t i = 0; i + sep->u.str.n <= n && (maxsplit < 0 || splits < maxsplit);) {
         if (memcmp(s + i, sep->u.str.s, sep->u.str.n) == 0) {
+            splits++;
             if (jinja_array_push(arr, jinja_value_stringn(s + st, i - st)) != 0)
                 goto oom;
             i += sep->u.str.n;
@@ -679,7 +681,8 @@ static struct jinja_value *jv_call(struct jinja_ev *E, const struct jinja_value 
             sep = NULL;
         if (sep && jv_need_str(E, sep, "split", pos) != 0)
             return NULL;
-        return jv_split(E, self, sep, pos);
+        struct jinja_value *mx = jv_arg(a, 1, "maxsplit");
+        return jv_split(E, self, sep, mx && mx->type == JINJA_INT ? mx->u.i : -1, pos);
     }
     case JM_REPLACE: {
         struct jinja_value *from = jv_arg(a, 0, NULL), *to = jv_arg(a, 1, NULL), *cnt = jv_arg(a, 2, "count");

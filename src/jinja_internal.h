@@ -44,6 +44,12 @@ void jinja_buf_add(struct jinja_buf *b, const char *s, size_t n);
 void jinja_buf_addc(struct jinja_buf *b, char c);
 void jinja_buf_adds(struct jinja_buf *b, const char *s);
 
+/* Byte length of the JavaScript whitespace character (\s: ASCII spaces,
+ * U+00A0, U+1680, U+2000..U+200A, U+2028/9, U+202F, U+205F, U+3000, U+FEFF)
+ * that starts at s[i] / ends just before s[i]; 0 if there is none. */
+size_t jinja_space_at(const char *s, size_t n, size_t i);
+size_t jinja_space_before(const char *s, size_t i);
+
 /* Bump allocator owning the tokens and syntax tree of one render. */
 struct jinja_arena {
     struct jinja_arena_block *head;

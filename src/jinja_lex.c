@@ -165,8 +165,9 @@ static void jinja_strip_prev(struct jinja_lexer *L)
 {
     if (L->n && L->toks[L->n - 1].type == JT_TEXT) {
         struct jinja_token *t = &L->toks[L->n - 1];
-        while (t->len && jinja_is_space(t->text[t->len - 1]))
-            t->len--;
+        size_t l;
+        while ((l = jinja_space_before(t->text, t->len)) > 0)
+            t->len -= l;
         if (t->len == 0)
             L->n--;
     }
@@ -208,8 +209,8 @@ static int jinja_tokenize(struct jinja_lexer *L, const struct jinja_src *S)
                 jinja_strip_prev(L);
             i += 2;
             if (strip_after)
-                while (i < n && jinja_is_space(s[i]))
-                    i++;
+                for (size_t l; (l = jinja_space_at(s, n, i)) > 0;)
+                    i += l;
             in_tag = 0;
             continue;
         }
@@ -231,8 +232,8 @@ static int jinja_tokenize(struct jinja_lexer *L, const struct jinja_src *S)
             if (!jinja_push(L, s[i + 1] == '%' ? JT_CLOSE_STMT : JT_CLOSE_EXPR, s + i + 1, 2, POS(i)))
                 return -1;
             i += 3;
-            while (i < n && jinja_is_space(s[i]))
-                i++;
+            for (size_t l; (l = jinja_space_at(s, n, i)) > 0;)
+                i += l;
             in_tag = 0;
             continue;
         }

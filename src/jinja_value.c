@@ -171,6 +171,35 @@ int jinja_object_set(struct jinja_value *obj, const char *key, struct jinja_valu
     return 0;
 }
 
+static int jinja_js_space(unsigned cp)
+{
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
+}
+
+size_t jinja_space_at(const char *s, size_t n, size_t i)
+{
+    if (i >= n)
+        return 0;
+    const unsigned char *u = (const unsigned char *)s + i;
+    size_t avail = n - i;
+    if (u[0] < 0x80)
+        return jinja_js_space(u[0]) ? 1 : 0;
+    if ((u[0] & 0xE0) == 0xC0 && avail >= 2 && (u[1] & 0xC0) == 0x80)
+        return jinja_js_space(((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu)) ? 2 : 0;
+    if ((u[0] & 0xF0) == 0xE0 && avail >= 3 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80)
+        return jinja_js_space(((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu)) ? 3 : 0;
+    return 0;
+}
+
+size_t jinja_space_before(const char *s, size_t i)
+{
+    for (size_t l = 1; l <= 3 && l <= i; l++)
+        if (jinja_space_at(s, i, i - l) == l)
+            return l;
+    return 0;
+}
+
 void jinja_buf_add(struct jinja_buf *b, const char *s, size_t n)
 {
     if (b->oom)

@@ -413,6 +413,7 @@ static const char *const conversations[] = {
     "{\"messages\":[{\"role\":\"system\",\"content\":\"R\\u00e9ponds en fran\\u00e7ais \\ud83d\\ude00\"},{\"role\":\"user\",\"content\":\"\\u4f60\\u597d \\\"quoted\\\" \\\\ tab\\t\"},{\"role\":\"assistant\",\"content\":\"\\u3053\\u3093\\u306b\\u3061\\u306f\"},{\"role\":\"user\",\"content\":\"\\u043f\\u0440\\u0438\\u0432\\u0435\\u0442\"}],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"add_generation_prompt\":true}",
     "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"}],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\"}",
     "{\"messages\":[],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"add_generation_prompt\":true}",
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"\\u00a0\\u3000 hi\\u2003\\ufeff\\n\"},{\"role\":\"assistant\",\"content\":\" \\u00e9t\\u00e9\\u00a0\"}],\"bos_token\":\"<s>\",\"eos_token\":\"</s>\",\"add_generation_prompt\":true}",
 };
 #define NCONV (sizeof conversations / sizeof conversations[0])
 
@@ -531,6 +532,7 @@ static const char *const feature_templates[] = {
     "{% macro m(a, b='x') %}<{{ a }}{{ b }}{{ n }}>{% endmacro %}{{ m(1) }}{{ m(2, b='y') }}{{ m(b=3, a=4) }}",
     "{% macro item(m) -%}\n  [{{ m.role | upper }}] {{ m.content }}\n{%- endmacro %}{% for m in messages %}{{ item(m) }}\n{% endfor %}",
     "{{ 'hELLO wORLD' | title }}|{{ 'hELLO' | capitalize }}|{{ '\\u00e9\\x41' }}|{{ d | items | list | length }}|{{ n | string }}|{{ '12' | int + 1 }}",
+    "a\u00a0\u3000 {%- if true -%} \u2028\u00a0b {#- c -#}\u00a0 c{% endif %}|{{ s.split('l', 1) | join('|') }}|{{ ' \u00a0x\u00a0 '.strip() }}|{{ 'a\u3000b c'.split() | join('|') }}",
     "{{ 'abc' | nosuchfilter }}",
     "{{ n + s }}",
 };
