@@ -278,6 +278,20 @@ static struct jinja_value *jv_to_string(struct jinja_ev *E, const struct jinja_v
     return jv_string_from_buf(E, &b, pos);
 }
 
+/* Byte offsets of the code points of a string (n+1 entries, malloc'd). */
+static size_t *jv_cp_offsets(const struct jinja_value *v, size_t *count)
+{
+    size_t *off = malloc((v->u.str.n + 1) * sizeof *off), c = 0;
+    if (!off)
+        return NULL;
+    for (size_t i = 0; i < v->u.str.n; i++)
+        if (((unsigned char)v->u.str.s[i] & 0xC0) != 0x80)
+            off[c++] = i;
+    off[c] = v->u.str.n;
+    *count = c;
+    return off;
+}
+
 /* Member access: object keys, then methods; arrays/strings by integer. */
 static struct jinja_value *jv_member(struct jinja_ev *E, struct jinja_value *obj, const struct jinja_value *key, size_t pos)
 {
@@ -297,13 +311,20 @@ static struct jinja_value *jv_member(struct jinja_ev *E, struct jinja_value *obj
         return jinja_value_undefined();
     }
     if ((obj->type == JINJA_ARRAY || obj->type == JINJA_STRING) && key->type == JINJA_INT) {
-        long long n = obj->type == JINJA_ARRAY ? (long long)obj->u.arr.n : (long long)obj->u.str.n;
+        size_t ncp = 0, *off = NULL;
+        if (obj->type == JINJA_STRING && !(off = jv_cp_offsets(obj, &ncp)))
+            return jv_oom(E, pos);
+        long long n = obj->type == JINJA_ARRAY ? (long long)obj->u.arr.n : (long long)ncp;
         long long i = key->u.i < 0 ? key->u.i + n : key->u.i;
+        struct jinja_value *r;
         if (i < 0 || i >= n)
-            return jinja_value_undefined();
-        if (obj->type == JINJA_ARRAY)
-            return jinja_value_ref(obj->u.arr.items[i]);
-        return jinja_value_stringn(obj->u.str.s + i, 1); /* bytes, not UTF-16 units */
+            r = jinja_value_undefined();
+        else if (obj->type == JINJA_ARRAY)
+            r = jinja_value_ref(obj->u.arr.items[i]);
+        else /* code points (HF: UTF-16 units; the same in the BMP) */
+            r = jinja_value_stringn(obj->u.str.s + off[i], off[i + 1] - off[i]);
+        free(off);
+        return r ? r : jv_oom(E, pos);
     }
     if (key->type != JINJA_STRING) {
         if (obj->type == JINJA_ARRAY || obj->type == JINJA_STRING) {
@@ -943,9 +964,13 @@ static struct jinja_value *jv_slice(struct jinja_ev *E, const struct jinja_value
             return NULL;
         }
     }
-    long long n = v->type == JINJA_ARRAY ? (long long)v->u.arr.n : (long long)v->u.str.n;
+    size_t ncp = 0, *off = NULL;
+    if (v->type == JINJA_STRING && !(off = jv_cp_offsets(v, &ncp)))
+        return jv_oom(E, pos);
+    long long n = v->type == JINJA_ARRAY ? (long long)v->u.arr.n : (long long)ncp;
     long long step = p[2] && p[2]->type == JINJA_INT ? p[2]->u.i : 1;
     if (step == 0) {
+        free(off);
         jinja_diag_set(E->d, pos, "slice step cannot be zero");
         return NULL;
     }
@@ -975,9 +1000,10 @@ static struct jinja_value *jv_slice(struct jinja_ev *E, const struct jinja_value
                 return jv_oom(E, pos);
             }
         } else {
-            jinja_buf_addc(&sb, v->u.str.s[i]);
+            jinja_buf_add(&sb, v->u.str.s + off[i], off[i + 1] - off[i]);
         }
     }
+    free(off);
     return r ? r : jv_string_from_buf(E, &sb, pos);
 }
 

@@ -533,6 +533,7 @@ static const char *const feature_templates[] = {
     "{% macro item(m) -%}\n  [{{ m.role | upper }}] {{ m.content }}\n{%- endmacro %}{% for m in messages %}{{ item(m) }}\n{% endfor %}",
     "{{ 'hELLO wORLD' | title }}|{{ 'hELLO' | capitalize }}|{{ '\\u00e9\\x41' }}|{{ d | items | list | length }}|{{ n | string }}|{{ '12' | int + 1 }}",
     "a\u00a0\u3000 {%- if true -%} \u2028\u00a0b {#- c -#}\u00a0 c{% endif %}|{{ s.split('l', 1) | join('|') }}|{{ ' \u00a0x\u00a0 '.strip() }}|{{ 'a\u3000b c'.split() | join('|') }}",
+    "{{ '\u00e9t\u00e9 \u4f60\u597d'[1] }}|{{ '\u00e9t\u00e9 \u4f60\u597d'[-2:] }}|{{ '\u00e9t\u00e9'[::-1] }}|{{ messages[1].content[-1] }}|{{ '\u00e9t\u00e9' | length }}",
     "{{ 'abc' | nosuchfilter }}",
     "{{ n + s }}",
 };
