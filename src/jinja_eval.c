@@ -805,6 +805,40 @@ static struct jinja_value *jv_filter(struct jinja_ev *E, const char *name, struc
         return v->type == JINJA_INT ? jinja_value_int(v->u.i < 0 ? -v->u.i : v->u.i) : jinja_value_float(fabs(v->u.f));
     if (!strcmp(name, "safe") || !strcmp(name, "e") || !strcmp(name, "escape"))
         return jinja_value_ref(v);
+    if (v->type == JINJA_STRING && !strcmp(name, "indent")) {
+        struct jinja_value *w = jv_arg(a, 0, "width"), *first = jv_arg(a, 1, "first");
+        if (w && w->type != JINJA_INT) {
+            jinja_diag_set(E->d, pos, "indent: width must be a number");
+            return NULL;
+        }
+        long long width = w ? w->u.i : 4;
+        struct jinja_buf b = {0};
+        size_t line = 0, st = 0;
+        for (size_t i = 0; i <= v->u.str.n; i++) {
+            if (i < v->u.str.n && v->u.str.s[i] != '\n')
+                continue;
+            if (i > st && (line > 0 || (first && jv_truthy(first))))
+                for (long long k = 0; k < width && !b.oom; k++)
+                    jinja_buf_addc(&b, ' ');
+            jinja_buf_add(&b, v->u.str.s + st, i - st);
+            if (i < v->u.str.n)
+                jinja_buf_addc(&b, '\n');
+            st = i + 1;
+            line++;
+        }
+        return jv_string_from_buf(E, &b, pos);
+    }
+    if (v->type == JINJA_OBJECT && !strcmp(name, "dictsort")) {
+        struct jinja_value *items = jv_items(E, v, 0, pos);
+        for (size_t i = 1; items && i < items->u.arr.n; i++) {
+            struct jinja_value *x = items->u.arr.items[i];
+            size_t j = i;
+            for (; j > 0 && strcmp(items->u.arr.items[j - 1]->u.arr.items[0]->u.str.s, x->u.arr.items[0]->u.str.s) > 0; j--)
+                items->u.arr.items[j] = items->u.arr.items[j - 1];
+            items->u.arr.items[j] = x;
+        }
+        return items;
+    }
     if (v->type == JINJA_STRING) {
         if (!strcmp(name, "trim"))
             return jv_strip(E, v, 1, 1, NULL, pos);
@@ -842,6 +876,59 @@ static struct jinja_value *jv_filter(struct jinja_ev *E, const char *name, struc
                 jv_str(&b, v->u.arr.items[i]);
             }
             return jv_string_from_buf(E, &b, pos);
+        }
+        if (!strcmp(name, "unique")) {
+            struct jinja_value *r = jinja_value_array();
+            for (size_t i = 0; r && i < n; i++) {
+                int seen = 0;
+                for (size_t k = 0; k < r->u.arr.n && !seen; k++)
+                    seen = jv_equal(r->u.arr.items[k], v->u.arr.items[i]);
+                if (!seen && jinja_array_push(r, jinja_value_ref(v->u.arr.items[i])) != 0) {
+                    jinja_value_free(r);
+                    r = NULL;
+                }
+            }
+            return r ? r : jv_oom(E, pos);
+        }
+        if (!strcmp(name, "sort")) {
+            struct jinja_value *rev = jv_arg(a, 0, "reverse"), *attr = jv_arg(a, (size_t)-1, "attribute");
+            int desc = rev && jv_truthy(rev);
+            struct jinja_value *r = jinja_value_array();
+            struct jinja_value undef = {.type = JINJA_UNDEFINED};
+            for (size_t i = 0; r && i < n; i++) {
+                struct jinja_value *x = v->u.arr.items[i];
+                struct jinja_value *kx = attr && attr->type == JINJA_STRING ? jv_attr_of(x, attr->u.str.s) : x;
+                if (!kx)
+                    kx = &undef;
+                size_t j = r->u.arr.n;
+                if (jinja_array_push(r, jinja_value_ref(x)) != 0) {
+                    jinja_value_free(r);
+                    return jv_oom(E, pos);
+                }
+                for (; j > 0; j--) {
+                    struct jinja_value *y = r->u.arr.items[j - 1];
+                    struct jinja_value *ky = attr && attr->type == JINJA_STRING ? jv_attr_of(y, attr->u.str.s) : y;
+                    if (!ky)
+                        ky = &undef;
+                    int c;
+                    if (jv_is_num(kx) && jv_is_num(ky))
+                        c = jv_num(ky) < jv_num(kx) ? -1 : jv_num(ky) > jv_num(kx);
+                    else if (kx->type == JINJA_STRING && ky->type == JINJA_STRING)
+                        c = strcmp(ky->u.str.s, kx->u.str.s);
+                    else if (kx->type == JINJA_BOOL && ky->type == JINJA_BOOL)
+                        c = ky->u.b - kx->u.b;
+                    else {
+                        jinja_diag_set(E->d, pos, "sort: cannot compare %s and %s", jv_type_name(ky), jv_type_name(kx));
+                        jinja_value_free(r);
+                        return NULL;
+                    }
+                    if (desc ? c >= 0 : c <= 0)
+                        break;
+                    r->u.arr.items[j] = y;
+                    r->u.arr.items[j - 1] = x;
+                }
+            }
+            return r ? r : jv_oom(E, pos);
         }
         if (!strcmp(name, "reverse")) {
             struct jinja_value *r = jinja_value_array();

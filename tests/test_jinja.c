@@ -534,6 +534,9 @@ static const char *const feature_templates[] = {
     "{{ 'hELLO wORLD' | title }}|{{ 'hELLO' | capitalize }}|{{ '\\u00e9\\x41' }}|{{ d | items | list | length }}|{{ n | string }}|{{ '12' | int + 1 }}",
     "a\u00a0\u3000 {%- if true -%} \u2028\u00a0b {#- c -#}\u00a0 c{% endif %}|{{ s.split('l', 1) | join('|') }}|{{ ' \u00a0x\u00a0 '.strip() }}|{{ 'a\u3000b c'.split() | join('|') }}",
     "{{ '\u00e9t\u00e9 \u4f60\u597d'[1] }}|{{ '\u00e9t\u00e9 \u4f60\u597d'[-2:] }}|{{ '\u00e9t\u00e9'[::-1] }}|{{ messages[1].content[-1] }}|{{ '\u00e9t\u00e9' | length }}",
+    "{{ 'a\\n\\n b\\n' | indent(2) }}|{{ 'x\\ny' | indent }}|{{ 'x\\ny' | indent(1, true) }}|{{ d | dictsort | tojson }}",
+    "{{ [3, 1, 2, 1] | sort | join }}|{{ ['b', 'a', 'c'] | sort(reverse=true) | join }}|{{ messages | sort(attribute='role') | map(attribute='role') | join(',') }}|{{ [1, 2, 1, 3, 2] | unique | join }}",
+    "{{ [2, 'a'] | sort }}",
     "{{ 'abc' | nosuchfilter }}",
     "{{ n + s }}",
 };
