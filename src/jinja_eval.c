@@ -1560,6 +1560,27 @@ static int jv_exec(struct jinja_ev *E, struct jinja_node *const *body, size_t nb
             }
             break;
         }
+        case JN_FILTER_BLOCK: {
+            struct jinja_buf b = {0};
+            struct jv_args a;
+            rc = jv_exec(E, n->list, n->nlist, s, &b);
+            struct jinja_value *v = rc == 0 ? jv_string_from_buf(E, &b, n->pos) : NULL;
+            if (rc != 0)
+                free(b.p);
+            if (v && jv_args_eval(E, n->b, s, &a) == 0) {
+                struct jinja_value *r = jv_filter(E, n->b->name, v, &a, n->b->pos);
+                jv_args_free(&a);
+                if (r)
+                    jv_str(out, r);
+                else
+                    rc = -1;
+                jinja_value_free(r);
+            } else {
+                rc = -1;
+            }
+            jinja_value_free(v);
+            break;
+        }
         case JN_BREAK:
             E->jump = 1;
             break;

@@ -93,7 +93,7 @@ int jinja_lex(const char *tmpl, size_t len, struct jinja_arena *a, struct jinja_
               size_t *ntoks, struct jinja_diag *d);
 
 enum jinja_node_kind {
-    JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_SET_BLOCK, JN_BREAK, JN_CONTINUE, JN_MACRO,
+    JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_SET_BLOCK, JN_BREAK, JN_CONTINUE, JN_MACRO, JN_FILTER_BLOCK,
     JN_LITERAL, JN_NAME, JN_ATTR, JN_INDEX, JN_SLICE, JN_CALL, JN_FILTER, JN_TEST,
     JN_BINARY, JN_NOT, JN_NEG, JN_LIST, JN_DICT, JN_COND
 };

@@ -726,6 +726,30 @@ static struct jinja_node *jp_statement(struct jinja_parser *P)
         nd->a = target;
         return nd;
     }
+    if (!strcmp(kw->text, "filter")) {
+        /* {% filter name(args) %}body{% endfilter %}: b is a JN_FILTER without operand */
+        static const char *const ends[] = {"endfilter", NULL};
+        struct jinja_node *nd = jp_node(P, JN_FILTER_BLOCK, kw->pos);
+        struct jinja_node *f = nd ? jp_node(P, JN_FILTER, jp_peek(P)->pos) : NULL;
+        if (!f)
+            return NULL;
+        if (!jp_is(P, JT_NAME, NULL)) {
+            jp_fail(P, "a filter name");
+            return NULL;
+        }
+        f->name = jp_peek(P)->text;
+        jp_next(P);
+        if (jp_is_op(P, "(")) {
+            jp_next(P);
+            if (jp_args(P, f) != 0)
+                return NULL;
+        }
+        nd->b = f;
+        if (jp_stmt_end(P) != 0 || jp_body(P, ends, &nd->list, &nd->nlist) != 0 ||
+            jp_expect(P, JT_NAME, "endfilter", "'endfilter'") != 0 || jp_stmt_end(P) != 0)
+            return NULL;
+        return nd;
+    }
     if (!strcmp(kw->text, "macro")) {
         static const char *const ends[] = {"endmacro", NULL};
         struct jinja_node *nd = jp_node(P, JN_MACRO, kw->pos);
