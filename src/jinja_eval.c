@@ -1369,6 +1369,21 @@ static int jv_assign(struct jinja_ev *E, const struct jinja_node *target, struct
 {
     if (target->kind == JN_NAME)
         return jinja_object_set(s->vars, target->name, v) == 0 ? 0 : (jv_oom(E, target->pos), -1);
+    if (target->kind == JN_LIST) {
+        if (v->type != JINJA_ARRAY || v->u.arr.n != target->nlist) {
+            jinja_diag_set(E->d, target->pos, "cannot unpack %s into %zu variables", jv_type_name(v), target->nlist);
+            jinja_value_free(v);
+            return -1;
+        }
+        for (size_t i = 0; i < target->nlist; i++)
+            if (jinja_object_set(s->vars, target->list[i]->name, jinja_value_ref(v->u.arr.items[i])) != 0) {
+                jinja_value_free(v);
+                jv_oom(E, target->pos);
+                return -1;
+            }
+        jinja_value_free(v);
+        return 0;
+    }
     /* ns.attr = v: the object must be a namespace (any object here) */
     struct jinja_value *ns = jv_lookup(s, target->a->name);
     if (!ns || ns->type != JINJA_OBJECT) {

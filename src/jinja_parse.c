@@ -710,6 +710,55 @@ static struct jinja_node *jp_statement(struct jinja_parser *P)
             jinja_diag_set(P->d, target->pos, "unsupported assignment target");
             return NULL;
         }
+        if (target->kind == JN_NAME && jp_is_op(P, ",")) {
+            /* set a, b = x, y: unpacking into names (target becomes a JN_LIST of names) */
+            struct jp_list names = {0}, vals = {0};
+            struct jinja_node *lst = jp_node(P, JN_LIST, target->pos), *rhs = NULL, *nd = NULL;
+            if (!lst || jp_list_add(P, &names, target, NULL) != 0)
+                goto tuple_fail;
+            while (jp_is_op(P, ",")) {
+                jp_next(P);
+                if (!jp_is(P, JT_NAME, NULL)) {
+                    jp_fail(P, "a variable name");
+                    goto tuple_fail;
+                }
+                struct jinja_node *nm = jp_node(P, JN_NAME, jp_peek(P)->pos);
+                if (!nm)
+                    goto tuple_fail;
+                nm->name = jp_peek(P)->text;
+                jp_next(P);
+                if (jp_list_add(P, &names, nm, NULL) != 0)
+                    goto tuple_fail;
+            }
+            if (jp_expect(P, JT_OP, "=", "'='") != 0 || !(rhs = jp_expr(P)))
+                goto tuple_fail;
+            if (jp_is_op(P, ",")) {
+                struct jinja_node *rl = jp_node(P, JN_LIST, rhs->pos);
+                if (!rl || jp_list_add(P, &vals, rhs, NULL) != 0)
+                    goto tuple_fail;
+                while (jp_is_op(P, ",")) {
+                    jp_next(P);
+                    struct jinja_node *x = jp_expr(P);
+                    if (!x || jp_list_add(P, &vals, x, NULL) != 0)
+                        goto tuple_fail;
+                }
+                if (jp_list_finish(P, &vals, &rl->list, &rl->nlist, NULL) != 0)
+                    goto tuple_fail;
+                rhs = rl;
+            }
+            if (jp_stmt_end(P) != 0 || !(nd = jp_node(P, JN_SET, kw->pos)) ||
+                jp_list_finish(P, &names, &lst->list, &lst->nlist, NULL) != 0)
+                goto tuple_fail;
+            nd->a = lst;
+            nd->b = rhs;
+            return nd;
+        tuple_fail:
+            free(names.p);
+            free(names.names);
+            free(vals.p);
+            free(vals.names);
+            return NULL;
+        }
         if (jp_is_op(P, "=")) {
             jp_next(P);
             struct jinja_node *nd = jp_node(P, JN_SET, kw->pos);

@@ -537,6 +537,8 @@ static const char *const feature_templates[] = {
     "{{ 'a\\n\\n b\\n' | indent(2) }}|{{ 'x\\ny' | indent }}|{{ 'x\\ny' | indent(1, true) }}|{{ d | dictsort | tojson }}",
     "{{ [3, 1, 2, 1] | sort | join }}|{{ ['b', 'a', 'c'] | sort(reverse=true) | join }}|{{ messages | sort(attribute='role') | map(attribute='role') | join(',') }}|{{ [1, 2, 1, 3, 2] | unique | join }}",
     "{{ [2, 'a'] | sort }}",
+    "{% set a, b = 1, 'x' %}{{ a }}{{ b }}|{% set c, d = [n, s] %}{{ c }}{{ d }}|{% set e, f = (3, 4) %}{{ e + f }}",
+    "{% set a, b = [1] %}",
     "{% filter upper %}x{{ n }}{% for m in messages %}{{ m.role }}{% endfor %}{% endfilter %}|{% filter replace('a', 'b') %}banana{% endfilter %}|{{ ['a', none, true, 1.0, {'k': 'v'}] }}|{{ {'a': 'b'} }}",
     "{{ 'abc' | nosuchfilter }}",
     "{{ n + s }}",
