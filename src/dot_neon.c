@@ -12,14 +12,17 @@
  *     multiply and add apart (as dot.c: a tiny product may round).
  *   - Q8_0: per block 8 int32 lanes of 4 consecutive elements (two
  *     vectors), into 8 float lanes by an FMA with d_w*d_a; hsum_8.
- *     Q5_0 the same with its fifth bits.
+ *     Q5_0 the same with its fifth bits; Q4_1 and Q5_1 too, their min
+ *     terms added to one float apart (a plain add per block).
  *   - Q4_0: one float, an FMA per block of its integer dot.
- *   - Q4_K, Q5_K, Q6_K: 8 int32 lanes per super-block (element e in lane
+ *   - Q2_K .. Q6_K: 8 int32 lanes per super-block (element e in lane
  *     (e % 32) / 4, times its sub-block scale), into 8 float lanes by an
- *     FMA; Q4_K's mins in 4 float lanes apart, Q5_K's in one float.
- * Activation quantizers give the same bytes: abs max by compare-and-select
- * (NaN ignored, as dot.c's abs_max), codes by vcvtnq_s32_f32 (halves to
- * even, NaN to 0, saturating) clamped to +-127, scales through fp16.h.
+ *     FMA; Q2_K's min lanes FMA'd into the same float lanes first, Q4_K's
+ *     mins in 4 float lanes apart, Q5_K's in one float.
+ * Activation quantizers (Q8_0, Q8_1, Q8_K) give the same bytes: abs max
+ * by compare-and-select (NaN ignored, as dot.c's abs_max), codes by
+ * vcvtnq_s32_f32 (halves to even, NaN to 0, saturating) clamped to +-127,
+ * scales through fp16.h.
  *
  * Weight rows are read with byte-aligned loads (vld1q_u8/s8 need no
  * alignment) and never beyond their last block. Advanced SIMD is part of
@@ -34,12 +37,19 @@
 #include <arm_neon.h>
 #include <string.h>
 
+typedef struct block_q8_1 {
+    uint16_t d;
+    uint16_t s;
+    int8_t qs[32];
+} block_q8_1;
+
 typedef struct block_q8_K {
     float d;
     int8_t qs[QK_K];
     int16_t bsums[QK_K / 16];
 } block_q8_K;
 
+_Static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is ggml's 36 bytes");
 _Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
 
 /* ------------------------------------------------------------------------ */
@@ -199,7 +209,7 @@ static void dot_bf16_bf16(int64_t n, const void *restrict w_row, const void *res
 }
 
 /* ------------------------------------------------------------------------ */
-/* Activations: Q8_0, Q8_K                                                  */
+/* Activations: Q8_0, Q8_1, Q8_K                                            */
 /* ------------------------------------------------------------------------ */
 
 static void quantize_act_q8_0(const float *restrict x, void *restrict vy, int64_t n) {
@@ -211,6 +221,24 @@ static void quantize_act_q8_0(const float *restrict x, void *restrict vy, int64_
         const float32x4_t scale = vdupq_n_f32(id);
         vst1q_s8(y[b].qs, codes_16(x, scale));
         vst1q_s8(y[b].qs + 16, codes_16(x + 16, scale));
+    }
+}
+
+/* dot.c's quantize_act_q8_1: the Q8_0 codes; d = amax / 127 as f16, and
+ * s = f16(d * the sum of the codes) with d before its rounding. */
+static void quantize_act_q8_1(const float *restrict x, void *restrict vy, int64_t n) {
+    block_q8_1 *restrict y = vy;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        const float amax = abs_max(x, 32);
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        const float32x4_t scale = vdupq_n_f32(id);
+        const int8x16_t q0 = codes_16(x, scale), q1 = codes_16(x + 16, scale);
+        vst1q_s8(y[b].qs, q0);
+        vst1q_s8(y[b].qs + 16, q1);
+        const int32_t sum = vaddlvq_s8(q0) + vaddlvq_s8(q1);
+        y[b].d = fp32_to_fp16(d);
+        y[b].s = fp32_to_fp16(d * (float)sum);
     }
 }
 
@@ -257,22 +285,30 @@ static void dot_q8_0_q8_0(int64_t n, const void *restrict w_row, const void *res
     *out = hsum_8(lo, hi);
 }
 
-/* Q5_0: codes 0..31 - 16, the fifth bit of element j in bit j of qh (read
- * byte by byte); 8 int32 lanes into 8 float lanes as for Q8_0. */
+/* The 32 codes 0..31 of a 5-bit block (Q5_0, Q5_1): elements 0..15 in c0
+ * (low nibbles), 16..31 in c1 (high nibbles), the fifth bit of element j
+ * in bit j of qh (read byte by byte: qh is not aligned in its block). */
+static inline void q5_codes(const uint8_t qs[16], const uint8_t qh[4], uint8x16_t *c0, uint8x16_t *c1) {
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), b4 = vdupq_n_u8(0x10);
+    const uint8x16_t bits = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t h0 = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1])), bits), b4);
+    const uint8x16_t h1 = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3])), bits), b4);
+    const uint8x16_t x = vld1q_u8(qs);
+    *c0 = vorrq_u8(vandq_u8(x, m4), h0);
+    *c1 = vorrq_u8(vshrq_n_u8(x, 4), h1);
+}
+
+/* Q5_0: codes - 16; 8 int32 lanes into 8 float lanes as for Q8_0. */
 static void dot_q5_0_q8_0(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q5_0 *restrict w = w_row;
     const block_q8_0 *restrict a = act;
-    const uint8x16_t m4 = vdupq_n_u8(0x0F), b4 = vdupq_n_u8(0x10);
-    const uint8x16_t bits = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
     const int8x16_t sixteen = vdupq_n_s8(16);
     float32x4_t lo = vdupq_n_f32(0.0f), hi = lo;
     for (int64_t b = 0; b < n / QK5_0; b++) {
-        const uint8_t *qh = w[b].qh;
-        const uint8x16_t h0 = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1])), bits), b4);
-        const uint8x16_t h1 = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3])), bits), b4);
-        const uint8x16_t x = vld1q_u8(w[b].qs);
-        const int8x16_t q0 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vandq_u8(x, m4), h0)), sixteen);
-        const int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(x, 4), h1)), sixteen);
+        uint8x16_t c0, c1;
+        q5_codes(w[b].qs, w[b].qh, &c0, &c1);
+        const int8x16_t q0 = vsubq_s8(vreinterpretq_s8_u8(c0), sixteen);
+        const int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(c1), sixteen);
         const int32x4_t l0 = dot16(q0, vld1q_s8(a[b].qs));
         const int32x4_t l1 = dot16(q1, vld1q_s8(a[b].qs + 16));
         const float32x4_t d = vdupq_n_f32(f16_product(w[b].d, a[b].d));
@@ -299,8 +335,147 @@ static void dot_q4_0_q8_0(int64_t n, const void *restrict w_row, const void *res
 }
 
 /* ------------------------------------------------------------------------ */
-/* Q4_K, Q6_K x Q8_K                                                        */
+/* Q4_1, Q5_1 x Q8_1                                                        */
 /* ------------------------------------------------------------------------ */
+
+/* Q4_1, Q5_1: unsigned codes (no bias), the lanes as for Q8_0; the min
+ * terms m_w * s_a (exact products of halves) added to ONE float in block
+ * order — a plain add, no FMA, as in dot.c — and that float added after
+ * hsum_8. The two parts nearly cancel, so neither may be folded into the
+ * other. */
+static void dot_q4_1_q8_1(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
+    const block_q4_1 *restrict w = w_row;
+    const block_q8_1 *restrict a = act;
+    const uint8x16_t m4 = vdupq_n_u8(0x0F);
+    float32x4_t lo = vdupq_n_f32(0.0f), hi = lo;
+    float mins = 0.0f;
+    for (int64_t b = 0; b < n / QK4_1; b++) {
+        const uint8x16_t x = vld1q_u8(w[b].qs);
+        const int32x4_t l0 = dot16(vreinterpretq_s8_u8(vandq_u8(x, m4)), vld1q_s8(a[b].qs));
+        const int32x4_t l1 = dot16(vreinterpretq_s8_u8(vshrq_n_u8(x, 4)), vld1q_s8(a[b].qs + 16));
+        const float32x4_t d = vdupq_n_f32(f16_product(w[b].d, a[b].d));
+        lo = vfmaq_f32(lo, vcvtq_f32_s32(l0), d);
+        hi = vfmaq_f32(hi, vcvtq_f32_s32(l1), d);
+        mins += f16_product(w[b].m, a[b].s);
+    }
+    *out = hsum_8(lo, hi) + mins;
+}
+
+static void dot_q5_1_q8_1(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
+    const block_q5_1 *restrict w = w_row;
+    const block_q8_1 *restrict a = act;
+    float32x4_t lo = vdupq_n_f32(0.0f), hi = lo;
+    float mins = 0.0f;
+    for (int64_t b = 0; b < n / QK5_1; b++) {
+        uint8x16_t c0, c1;
+        q5_codes(w[b].qs, w[b].qh, &c0, &c1);
+        const int32x4_t l0 = dot16(vreinterpretq_s8_u8(c0), vld1q_s8(a[b].qs));
+        const int32x4_t l1 = dot16(vreinterpretq_s8_u8(c1), vld1q_s8(a[b].qs + 16));
+        const float32x4_t d = vdupq_n_f32(f16_product(w[b].d, a[b].d));
+        lo = vfmaq_f32(lo, vcvtq_f32_s32(l0), d);
+        hi = vfmaq_f32(hi, vcvtq_f32_s32(l1), d);
+        mins += f16_product(w[b].m, a[b].s);
+    }
+    *out = hsum_8(lo, hi) + mins;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Q2_K .. Q6_K x Q8_K                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Q2_K: element 128h + 32g + l is bits 2g .. 2g+1 of qs[32h + l], times
+ * the low nibble of scales[(128h + 32g + l) / 16]. Per super-block the min
+ * lanes go FIRST into the 8 float lanes (lane k: m[2k] * bsums[2k] +
+ * m[2k+1] * bsums[2k+1], the m the high nibbles of scales), by an FMA with
+ * -(d_a * dmin_w); then the scaled lanes by an FMA with d_a * d_w. */
+static inline void q2_K_min_lanes(const uint8x16_t scales, const int16_t bsums[16], int32x4_t *ml, int32x4_t *mh) {
+    const uint8x16_t m = vshrq_n_u8(scales, 4);
+    const int16x8_t m0 = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(m)));
+    const int16x8_t m1 = vreinterpretq_s16_u16(vmovl_high_u8(m));
+    const int16x8_t s0 = vld1q_s16(bsums), s1 = vld1q_s16(bsums + 8);
+    *ml = vpaddq_s32(vmull_s16(vget_low_s16(m0), vget_low_s16(s0)), vmull_high_s16(m0, s0));
+    *mh = vpaddq_s32(vmull_s16(vget_low_s16(m1), vget_low_s16(s1)), vmull_high_s16(m1, s1));
+}
+
+static void dot_q2_K_q8_K(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
+    const block_q2_K *restrict w = w_row;
+    const block_q8_K *restrict a = act;
+    const uint8x16_t m3 = vdupq_n_u8(0x03);
+    float32x4_t lo = vdupq_n_f32(0.0f), hi = lo;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const uint8x16_t scales = vld1q_u8(w[b].scales);
+        uint8_t sc[16];
+        vst1q_u8(sc, vandq_u8(scales, vdupq_n_u8(0x0F)));
+        int32x4_t ml, mh, il = vdupq_n_s32(0), ih = il;
+        q2_K_min_lanes(scales, a[b].bsums, &ml, &mh);
+        for (int h = 0; h < 2; h++) {
+            uint8x16_t x0 = vld1q_u8(w[b].qs + 32 * h), x1 = vld1q_u8(w[b].qs + 32 * h + 16);
+            for (int g = 0; g < 4; g++) { /* x0, x1 shifted right by 2g */
+                const int v = 4 * h + g; /* elements 32v .. 32v+31 */
+                const int8_t *qa = a[b].qs + 32 * v;
+                il = vmlaq_n_s32(il, dot16(vreinterpretq_s8_u8(vandq_u8(x0, m3)), vld1q_s8(qa)), sc[2 * v]);
+                ih = vmlaq_n_s32(ih, dot16(vreinterpretq_s8_u8(vandq_u8(x1, m3)), vld1q_s8(qa + 16)), sc[2 * v + 1]);
+                x0 = vshrq_n_u8(x0, 2);
+                x1 = vshrq_n_u8(x1, 2);
+            }
+        }
+        const float32x4_t d = vdupq_n_f32(a[b].d * fp16_to_fp32(w[b].d));
+        const float32x4_t dmin = vdupq_n_f32(-a[b].d * fp16_to_fp32(w[b].dmin));
+        lo = vfmaq_f32(lo, vcvtq_f32_s32(ml), dmin);
+        hi = vfmaq_f32(hi, vcvtq_f32_s32(mh), dmin);
+        lo = vfmaq_f32(lo, vcvtq_f32_s32(il), d);
+        hi = vfmaq_f32(hi, vcvtq_f32_s32(ih), d);
+    }
+    *out = hsum_8(lo, hi);
+}
+
+/* Q3_K's 16 scales minus 32, into sc (quant.h's q3k_scale): scale 4k + i
+ * has its low nibble in byte i (+4 for k odd; the low nibble for k < 2,
+ * the high one after) and its top two bits at bits 2k of byte 8 + i. Each
+ * 32-bit word below holds four of them, k = 0..3. */
+static inline void q3_K_scales(const uint8_t s[K_SCALE_SIZE], int8_t sc[16]) {
+    uint32_t w[3];
+    memcpy(w, s, sizeof w);
+    const uint32x4_t low = {w[0], w[1], w[0] >> 4, w[1] >> 4};
+    const uint32x4_t high = vshlq_u32(vdupq_n_u32(w[2]), (int32x4_t){0, -2, -4, -6});
+    const uint32x4_t u = vorrq_u32(vandq_u32(low, vdupq_n_u32(0x0F0F0F0Fu)),
+                                   vshlq_n_u32(vandq_u32(high, vdupq_n_u32(0x03030303u)), 4));
+    vst1q_s8(sc, vsubq_s8(vreinterpretq_s8_u32(u), vdupq_n_s8(32)));
+}
+
+/* Q3_K: codes -4..3, the low two bits as in Q2_K, and 4 less where bit
+ * (e / 32) of hmask[e % 32] is clear; signed scales; no min term. */
+static void dot_q3_K_q8_K(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
+    const block_q3_K *restrict w = w_row;
+    const block_q8_K *restrict a = act;
+    const uint8x16_t m3 = vdupq_n_u8(0x03), four = vdupq_n_u8(4);
+    float32x4_t lo = vdupq_n_f32(0.0f), hi = lo;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        int8_t sc[16];
+        q3_K_scales(w[b].scales, sc);
+        const uint8x16_t hm0 = vld1q_u8(w[b].hmask), hm1 = vld1q_u8(w[b].hmask + 16);
+        int32x4_t il = vdupq_n_s32(0), ih = il;
+        for (int h = 0; h < 2; h++) {
+            uint8x16_t x0 = vld1q_u8(w[b].qs + 32 * h), x1 = vld1q_u8(w[b].qs + 32 * h + 16);
+            for (int g = 0; g < 4; g++) { /* x0, x1 shifted right by 2g */
+                const int v = 4 * h + g;  /* elements 32v .. 32v+31 */
+                const uint8x16_t bit = vdupq_n_u8((uint8_t)(1u << v));
+                const int8_t *qa = a[b].qs + 32 * v;
+                const uint8x16_t u0 = vsubq_u8(vandq_u8(x0, m3), vbicq_u8(four, vtstq_u8(hm0, bit)));
+                const uint8x16_t u1 = vsubq_u8(vandq_u8(x1, m3), vbicq_u8(four, vtstq_u8(hm1, bit)));
+                il = vmlaq_n_s32(il, dot16(vreinterpretq_s8_u8(u0), vld1q_s8(qa)), sc[2 * v]);
+                ih = vmlaq_n_s32(ih, dot16(vreinterpretq_s8_u8(u1), vld1q_s8(qa + 16)), sc[2 * v + 1]);
+                x0 = vshrq_n_u8(x0, 2);
+                x1 = vshrq_n_u8(x1, 2);
+            }
+        }
+        const float32x4_t d = vdupq_n_f32(a[b].d * fp16_to_fp32(w[b].d));
+        lo = vfmaq_f32(lo, vcvtq_f32_s32(il), d);
+        hi = vfmaq_f32(hi, vcvtq_f32_s32(ih), d);
+    }
+    *out = hsum_8(lo, hi);
+}
+
 
 /* Q4_K: chunk c (qs[32c .. 32c+31]) holds sub-block 2c in its low and 2c+1
  * in its high nibbles; lanes 0..3 take elements 0..15 of each sub-block,
@@ -432,6 +607,10 @@ static const dot_kernel kernel_bf16 = {BIBIM_TYPE_BF16, quantize_act_bf16, dot_b
 static const dot_kernel kernel_q8_0 = {BIBIM_TYPE_Q8_0, quantize_act_q8_0, dot_q8_0_q8_0};
 static const dot_kernel kernel_q4_0 = {BIBIM_TYPE_Q8_0, quantize_act_q8_0, dot_q4_0_q8_0};
 static const dot_kernel kernel_q5_0 = {BIBIM_TYPE_Q8_0, quantize_act_q8_0, dot_q5_0_q8_0};
+static const dot_kernel kernel_q4_1 = {BIBIM_TYPE_Q8_1, quantize_act_q8_1, dot_q4_1_q8_1};
+static const dot_kernel kernel_q5_1 = {BIBIM_TYPE_Q8_1, quantize_act_q8_1, dot_q5_1_q8_1};
+static const dot_kernel kernel_q2_K = {BIBIM_TYPE_Q8_K, quantize_act_q8_K, dot_q2_K_q8_K};
+static const dot_kernel kernel_q3_K = {BIBIM_TYPE_Q8_K, quantize_act_q8_K, dot_q3_K_q8_K};
 static const dot_kernel kernel_q4_K = {BIBIM_TYPE_Q8_K, quantize_act_q8_K, dot_q4_K_q8_K};
 static const dot_kernel kernel_q5_K = {BIBIM_TYPE_Q8_K, quantize_act_q8_K, dot_q5_K_q8_K};
 static const dot_kernel kernel_q6_K = {BIBIM_TYPE_Q8_K, quantize_act_q8_K, dot_q6_K_q8_K};
@@ -444,6 +623,10 @@ const dot_kernel *dot_kernel_neon(bibim_type type) {
     case BIBIM_TYPE_Q8_0: return &kernel_q8_0;
     case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
     case BIBIM_TYPE_Q5_0: return &kernel_q5_0;
+    case BIBIM_TYPE_Q4_1: return &kernel_q4_1;
+    case BIBIM_TYPE_Q5_1: return &kernel_q5_1;
+    case BIBIM_TYPE_Q2_K: return &kernel_q2_K;
+    case BIBIM_TYPE_Q3_K: return &kernel_q3_K;
     case BIBIM_TYPE_Q4_K: return &kernel_q4_K;
     case BIBIM_TYPE_Q5_K: return &kernel_q5_K;
     case BIBIM_TYPE_Q6_K: return &kernel_q6_K;
