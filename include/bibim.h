@@ -48,7 +48,8 @@ typedef enum bibim_status {
     BIBIM_ERR_NOMEM = 7,       /* an allocation failed */
     BIBIM_ERR_CANCELLED = 8,   /* a callback asked to stop */
     BIBIM_ERR_TOO_SMALL = 9,   /* a caller's buffer is too small; the needed size was returned */
-    BIBIM_ERR_CONTEXT_FULL = 10 /* the tokens do not fit in the context window */
+    BIBIM_ERR_CONTEXT_FULL = 10, /* the tokens do not fit in the context window */
+    BIBIM_ERR_TEMPLATE = 11      /* a chat template failed to parse or render */
 } bibim_status;
 
 /* A static, human-readable name for a status ("format error", ...). */
@@ -571,6 +572,56 @@ typedef struct bibim_generate_result {
  * evaluated in full first: BIBIM_ERR_CONTEXT_FULL if it does not fit. */
 bibim_status bibim_generate(bibim_context *ctx, bibim_sampler *sampler, const bibim_token *prompt, int64_t n_prompt,
                             const bibim_generate_params *params, bibim_generate_result *result);
+
+/* ------------------------------------------------------------------------ */
+/* Chat templates                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A chat model only behaves when its prompt is laid out exactly as in
+ * training; the layout is the Jinja template in `tokenizer.chat_template`.
+ * bibim renders that template itself, as Hugging Face's transformers and
+ * @huggingface/jinja do: the variables are `messages`, `tools` (when given),
+ * `add_generation_prompt`, `bos_token`, `eos_token`, plus any keys of
+ * `extra_json`. Messages and tools are JSON text in the OpenAI shape, e.g.
+ * [{"role":"user","content":"Hi"}]; tool_calls, content given as a list of
+ * parts and any other fields pass through to the template as data. */
+
+/* The template used when a model has none: ChatML, as llama.cpp's default,
+ *   <|im_start|>ROLE\nCONTENT<|im_end|>\n  per message, then
+ *   <|im_start|>assistant\n  when add_generation_prompt is set.
+ * Generation with it should stop at "<|im_end|>" (BIBIM_CHAT_FALLBACK_STOP). */
+#define BIBIM_CHAT_FALLBACK_STOP "<|im_end|>"
+const char *bibim_chat_fallback_template(void);
+
+/* The model's template (tokenizer.chat_template), or NULL if it has none.
+ * Owned by the model. */
+const char *bibim_model_chat_template(const bibim_model *model);
+
+typedef struct bibim_chat_params {
+    const char *template_text; /* NULL (default): the model's template, else the fallback */
+    int add_generation_prompt; /* default 1: end with the assistant's turn header */
+    const char *tools_json;    /* a JSON array of tool definitions, or NULL (default): `tools` is undefined */
+    const char *extra_json;    /* a JSON object of further variables, or NULL (default) */
+    const char *bos_token;     /* NULL (default): the model's BOS text ("" without a model) */
+    const char *eos_token;     /* NULL (default): the model's EOS text ("" without a model) */
+} bibim_chat_params;
+
+bibim_chat_params bibim_chat_default_params(void);
+
+/* Renders `messages_json` (a JSON array of message objects) with the
+ * template. `model` may be NULL when params->template_text is set. On
+ * success *out is a NUL-terminated string of *out_len bytes that the caller
+ * releases with bibim_free. On failure *out is NULL and errmsg (if not NULL)
+ * says what was wrong: the JSON's line and column, or the template's line,
+ * column and reason (a template calling raise_exception() reports its
+ * message). BIBIM_ERR_INVALID_ARG for bad JSON or messages of the wrong
+ * shape, BIBIM_ERR_TEMPLATE for a template that does not render.
+ * Thread-safe; no state is kept between calls. */
+bibim_status bibim_chat_render(const bibim_model *model, const char *messages_json, const bibim_chat_params *params,
+                               char **out, size_t *out_len, char *errmsg, size_t errmsg_size);
+
+/* Releases memory the library handed to the caller (bibim_chat_render's text). */
+void bibim_free(void *ptr);
 
 #ifdef __cplusplus
 }

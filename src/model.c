@@ -49,6 +49,7 @@ void bibim_model_free(bibim_model *model) {
     free(model->file_copy);
     free(model->layers);
     free(model->owned_floats);
+    free(model->chat_template);
     free(model);
 }
 
@@ -379,6 +380,23 @@ static bibim_status repack_matrices(bibim_model *m, int release, const char *pat
     return BIBIM_OK;
 }
 
+/* Keeps a NUL-terminated copy: GGUF strings are not terminated. A template
+ * containing NUL could not be rendered as the file means it, so it is refused. */
+static bibim_status read_chat_template(bibim_model *m, const char *path) {
+    bibim_str t;
+    bibim_status st = bibim_gguf_get_str(m->gguf, "tokenizer.chat_template", &t);
+    if (st == BIBIM_ERR_NOT_FOUND) return BIBIM_OK;
+    if (st != BIBIM_OK)
+        return model_fail(m, st, "%s: tokenizer.chat_template: %s", path, bibim_gguf_errmsg(m->gguf));
+    if (memchr(t.ptr, 0, t.len))
+        return model_fail(m, BIBIM_ERR_FORMAT, "%s: tokenizer.chat_template contains a NUL byte", path);
+    m->chat_template = malloc(t.len + 1);
+    if (!m->chat_template) return model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory for the chat template", path);
+    memcpy(m->chat_template, t.ptr, t.len);
+    m->chat_template[t.len] = 0;
+    return BIBIM_OK;
+}
+
 bibim_status bibim_model_load(const char *path, const bibim_model_params *params, bibim_model **out) {
     if (!out) return BIBIM_ERR_INVALID_ARG;
     bibim_model_params defaults = bibim_model_default_params();
@@ -395,6 +413,7 @@ bibim_status bibim_model_load(const char *path, const bibim_model_params *params
         st = tokenizer_load(m->gguf, &m->tok, err, sizeof err);
         if (st != BIBIM_OK) model_fail(m, st, "%s: %s", path, err);
     }
+    if (st == BIBIM_OK) st = read_chat_template(m, path);
     if (st == BIBIM_OK && !m->vocab_only) st = read_hparams(m, path);
     if (st == BIBIM_OK && !m->vocab_only) st = load_tensors(m, path);
     if (st == BIBIM_OK && !m->vocab_only) st = repack_matrices(m, p->use_mmap && !p->use_mlock, path);

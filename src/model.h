@@ -49,6 +49,7 @@ struct bibim_model {
     layer_weights *layers;
     float *owned_floats;     /* norms stored in other types than F32, converted */
     int vocab_only;
+    char *chat_template;     /* tokenizer.chat_template, NUL-terminated, or NULL */
     char arch[32];
     char name[128];
     bibim_ftype ftype;

@@ -16,6 +16,7 @@ const char *bibim_status_string(bibim_status status) {
     case BIBIM_ERR_CANCELLED: return "cancelled";
     case BIBIM_ERR_TOO_SMALL: return "buffer too small";
     case BIBIM_ERR_CONTEXT_FULL: return "context full";
+    case BIBIM_ERR_TEMPLATE: return "template error";
     }
     return "unknown status";
 }

@@ -19,6 +19,8 @@ int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 /* Prints "bibim <cmd>: <message>\n" on stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -27,6 +29,30 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * usage error naming `option` and returns -1. */
 int cli_parse_int(const char *cmd, const char *option, const char *text, long long min, long long max,
                   long long *out);
+
+/* The whole file (any bytes) plus a NUL after it, in a buffer the caller
+ * frees; NULL after a message "bibim CMD: cannot open/read PATH: why". */
+char *cli_read_file(const char *cmd, const char *path, size_t *len);
+
+/* The options `run` and `chat` share: model, context and sampling. */
+typedef struct cli_model_options {
+    const char *model;
+    int32_t n_predict;
+    bibim_model_params load;
+    bibim_context_params ctx;
+    bibim_sampler_params sampling;
+} cli_model_options;
+
+/* Their --help lines. */
+extern const char CLI_MODEL_OPTIONS_HELP[];
+
+/* Sets the defaults of every field. */
+void cli_model_options_init(cli_model_options *o);
+
+/* If argv[*i] is one of the shared options, stores it, moves *i past its
+ * value and returns 1; returns 0 if it is not one of them, -1 after a usage
+ * error (bad or missing value). */
+int cli_parse_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_options *o);
 
 /* 1 if stderr is a terminal (progress lines are drawn only then). */
 int cli_stderr_is_tty(void);

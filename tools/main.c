@@ -16,6 +16,8 @@ typedef struct subcommand {
 
 static const subcommand subcommands[] = {
     {"run", cmd_run, "generate text from a prompt"},
+    {"chat", cmd_chat, "talk with a chat model"},
+    {"template", cmd_template, "print the prompt a chat template makes of a conversation"},
     {"tokenize", cmd_tokenize, "show the token ids of a text"},
     {"bench", cmd_bench, "measure prompt and generation speed"},
     {"info", cmd_info, "show a GGUF file's metadata and tensors"},
@@ -56,6 +58,40 @@ int cli_parse_int(const char *cmd, const char *option, const char *text, long lo
     }
     *out = v;
     return 0;
+}
+
+char *cli_read_file(const char *cmd, const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "bibim %s: cannot open %s: %s\n", cmd, path, strerror(errno));
+        return NULL;
+    }
+    char *data = NULL;
+    size_t cap = 0;
+    enum { READING, DONE, READ_ERROR, NO_MEMORY } state = READING;
+    *len = 0;
+    while (state == READING) {
+        if (*len == cap) {
+            char *grown = realloc(data, cap = cap ? 2 * cap : 65536);
+            if (!grown) {
+                state = NO_MEMORY;
+                break;
+            }
+            data = grown;
+        }
+        size_t n = fread(data + *len, 1, cap - *len, f);
+        *len += n;
+        if (n == 0) state = ferror(f) ? READ_ERROR : DONE;
+    }
+    fclose(f);
+    if (state != DONE) {
+        fprintf(stderr, "bibim %s: cannot read %s: %s\n", cmd, path,
+                state == READ_ERROR ? "read error" : "out of memory");
+        free(data);
+        return NULL;
+    }
+    data[*len] = 0; /* the last fread stopped short, so there is room */
+    return data;
 }
 
 int cli_stderr_is_tty(void) { return isatty(STDERR_FILENO); }

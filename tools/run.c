@@ -1,8 +1,6 @@
 /* run.c — `bibim run`: generate text from a prompt. */
 #include "cli.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,117 +10,54 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: bibim run -m FILE [-p TEXT | -f FILE] [options]\n"
             "Generates text after a prompt and prints it on stdout as it is made.\n"
-            "  -m, --model FILE        GGUF model\n"
             "  -p, --prompt TEXT       the prompt (default: empty, i.e. BOS only)\n"
             "  -f, --file FILE         read the prompt from a file (exact bytes)\n"
-            "  -n, --n-predict N       tokens to generate (default -1: until an end token or a full context)\n"
-            "  -c, --ctx-size N        context window (default: the model's, at most 4096)\n"
-            "  -t, --threads N         threads (default: physical cores)\n"
-            "      --temp T            temperature (default 0.8; 0 = greedy)\n"
-            "      --top-k K           (default 40; 0 = off)\n"
-            "      --top-p P           (default 0.95; 1 = off)\n"
-            "      --min-p P           (default 0.05; 0 = off)\n"
-            "      --repeat-penalty R  (default 1.0 = off)\n"
-            "      --repeat-last-n N   tokens the penalty looks back at (default 64)\n"
-            "      --presence-penalty P, --frequency-penalty P (default 0)\n"
-            "      --seed S            random seed (default: random); the same seed gives the same text\n"
+            "%s"
             "      --stop TEXT         stop when TEXT appears (not printed); may be repeated\n"
             "      --special           print control tokens such as <|eot_id|> in the output\n"
             "      --echo              print the prompt before the generated text\n"
-            "      --no-mmap           read the model into memory instead of mapping it\n"
-            "      --mlock             keep the model in RAM\n"
             "Control tokens written in the prompt (e.g. <|begin_of_text|>) are recognised.\n"
-            "stderr gets load time, prompt and generation speed.\n");
+            "stderr gets load time, prompt and generation speed.\n",
+            CLI_MODEL_OPTIONS_HELP);
 }
 
 typedef struct run_options {
-    const char *model, *prompt, *prompt_file;
-    int32_t n_predict;
-    bibim_context_params ctx;
-    bibim_sampler_params sampling;
-    bibim_model_params load;
+    cli_model_options m;
+    const char *prompt, *prompt_file;
     const char *stop[16];
     size_t n_stop;
     int special, echo;
 } run_options;
 
-static int parse_float(const char *option, const char *text, double min, double max, float *out) {
-    char *end;
-    double v = text ? strtod(text, &end) : NAN;
-    if (!text || end == text || *end || !(v >= min && v <= max)) {
-        cli_usage_error("run", "%s must be a number from %g to %g, not '%s'", option, min, max, text ? text : "");
-        return -1;
-    }
-    *out = (float)v;
-    return 0;
-}
-
 /* Returns -1 on a usage error (already reported), 1 for --help, else 0. */
 static int parse_args(int argc, char **argv, run_options *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        int used = 1; /* the option takes a value */
+        int shared = cli_parse_model_option("run", argc, argv, &i, &o->m);
+        if (shared < 0) return -1;
+        if (shared) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->prompt_file = v;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
-            if (cli_parse_int("run", a, v, -1, INT32_MAX, &n)) return -1;
-            o->n_predict = (int32_t)n;
-        } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
-            if (cli_parse_int("run", a, v, 1, 1 << 24, &n)) return -1;
-            o->ctx.n_ctx = (uint32_t)n;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (cli_parse_int("run", a, v, 1, 1024, &n)) return -1;
-            o->ctx.n_threads = (int)n;
-        } else if (!strcmp(a, "--temp")) {
-            if (parse_float(a, v, 0, 1e6, &o->sampling.temperature)) return -1;
-        } else if (!strcmp(a, "--top-k")) {
-            if (cli_parse_int("run", a, v, 0, INT32_MAX, &n)) return -1;
-            o->sampling.top_k = (int32_t)n;
-        } else if (!strcmp(a, "--top-p")) {
-            if (parse_float(a, v, 1e-9, 1, &o->sampling.top_p)) return -1;
-        } else if (!strcmp(a, "--min-p")) {
-            if (parse_float(a, v, 0, 1, &o->sampling.min_p)) return -1;
-        } else if (!strcmp(a, "--repeat-penalty")) {
-            if (parse_float(a, v, 1e-6, 1e6, &o->sampling.repeat_penalty)) return -1;
-        } else if (!strcmp(a, "--repeat-last-n")) {
-            if (cli_parse_int("run", a, v, 0, 1 << 20, &n)) return -1;
-            o->sampling.penalty_last_n = (int32_t)n;
-        } else if (!strcmp(a, "--presence-penalty")) {
-            if (parse_float(a, v, -1e6, 1e6, &o->sampling.presence_penalty)) return -1;
-        } else if (!strcmp(a, "--frequency-penalty")) {
-            if (parse_float(a, v, -1e6, 1e6, &o->sampling.frequency_penalty)) return -1;
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_int("run", a, v, 0, INT64_MAX, &n)) return -1;
-            o->sampling.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--stop")) {
-            if (o->n_stop == sizeof o->stop / sizeof o->stop[0]) {
-                cli_usage_error("run", "at most 16 --stop strings");
-                return -1;
-            }
-            if (v) o->stop[o->n_stop++] = v;
-        } else {
-            used = 0;
-            if (!strcmp(a, "--special")) o->special = 1;
-            else if (!strcmp(a, "--echo")) o->echo = 1;
-            else if (!strcmp(a, "--no-mmap")) o->load.use_mmap = 0;
-            else if (!strcmp(a, "--mlock")) o->load.use_mlock = 1;
-            else {
-                cli_usage_error("run", "unknown option '%s' (see bibim run --help)", a);
-                return -1;
-            }
-        }
-        if (used) {
+        if (!strcmp(a, "--special")) o->special = 1;
+        else if (!strcmp(a, "--echo")) o->echo = 1;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt") || !strcmp(a, "-f") || !strcmp(a, "--file") ||
+                 !strcmp(a, "--stop")) {
             if (!v) {
                 cli_usage_error("run", "%s needs a value", a);
                 return -1;
             }
             i++;
+            if (a[1] == 'p' || !strcmp(a, "--prompt")) o->prompt = v;
+            else if (a[1] == 'f' || !strcmp(a, "--file")) o->prompt_file = v;
+            else if (o->n_stop == sizeof o->stop / sizeof o->stop[0]) {
+                cli_usage_error("run", "at most 16 --stop strings");
+                return -1;
+            } else o->stop[o->n_stop++] = v;
+        } else {
+            cli_usage_error("run", "unknown option '%s' (see bibim run --help)", a);
+            return -1;
         }
     }
-    if (!o->model) {
+    if (!o->m.model) {
         cli_usage_error("run", "no model: give -m FILE");
         return -1;
     }
@@ -137,34 +72,6 @@ static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* The exact bytes of a file; NULL with a message on failure. */
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "bibim run: %s: cannot open: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
-        n += got;
-        if (n == cap) {
-            char *bigger = realloc(buf, cap *= 2);
-            if (!bigger) free(buf);
-            buf = bigger;
-        }
-    }
-    int failed = ferror(f) || !buf;
-    fclose(f);
-    if (failed) {
-        fprintf(stderr, "bibim run: %s: read failed\n", path);
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
 }
 
 static int print_token(void *user, bibim_token token, const char *text, size_t len) {
@@ -193,7 +100,7 @@ static int generate(bibim_model *model, const run_options *o, const bibim_token 
     bibim_context *ctx = NULL;
     bibim_sampler *sampler = NULL;
     int rc = EXIT_INPUT;
-    if (bibim_context_create(model, &o->ctx, &ctx) != BIBIM_OK) {
+    if (bibim_context_create(model, &o->m.ctx, &ctx) != BIBIM_OK) {
         fprintf(stderr, "bibim run: %s\n", bibim_context_errmsg(ctx));
         goto done;
     }
@@ -202,12 +109,12 @@ static int generate(bibim_model *model, const run_options *o, const bibim_token 
                 (long long)n_prompt, bibim_context_n_ctx(ctx));
         goto done;
     }
-    if (bibim_sampler_create(model, &o->sampling, &sampler) != BIBIM_OK) {
+    if (bibim_sampler_create(model, &o->m.sampling, &sampler) != BIBIM_OK) {
         fprintf(stderr, "bibim run: bad sampling parameters\n");
         goto done;
     }
     bibim_generate_params gp = bibim_generate_default_params();
-    gp.n_predict = o->n_predict;
+    gp.n_predict = o->m.n_predict;
     gp.stop = o->stop;
     gp.n_stop = o->n_stop;
     gp.piece_flags = o->special ? BIBIM_PIECE_SPECIAL : 0;
@@ -232,10 +139,8 @@ done:
 }
 
 int cmd_run(int argc, char **argv) {
-    run_options o = {.n_predict = -1,
-                     .ctx = bibim_context_default_params(),
-                     .sampling = bibim_sampler_default_params(),
-                     .load = bibim_model_default_params()};
+    run_options o = {0};
+    cli_model_options_init(&o.m);
     int parsed = parse_args(argc, argv, &o);
     if (parsed) {
         usage(parsed > 0 ? stdout : stderr);
@@ -243,7 +148,7 @@ int cmd_run(int argc, char **argv) {
     }
     size_t len = o.prompt ? strlen(o.prompt) : 0;
     char *file_text = NULL;
-    if (o.prompt_file && !(file_text = read_file(o.prompt_file, &len))) return EXIT_INPUT;
+    if (o.prompt_file && !(file_text = cli_read_file("run", o.prompt_file, &len))) return EXIT_INPUT;
     const char *text = file_text ? file_text : o.prompt ? o.prompt : "";
 
     double t0 = now_seconds();
@@ -251,11 +156,11 @@ int cmd_run(int argc, char **argv) {
     bibim_token *tokens = NULL;
     int64_t n_tokens = 0;
     int rc = EXIT_INPUT;
-    if (bibim_model_load(o.model, &o.load, &model) != BIBIM_OK) {
+    if (bibim_model_load(o.m.model, &o.m.load, &model) != BIBIM_OK) {
         fprintf(stderr, "bibim run: %s\n", bibim_model_errmsg(model));
         goto done;
     }
-    fprintf(stderr, "load:       %s in %.3f s\n", o.model, now_seconds() - t0);
+    fprintf(stderr, "load:       %s in %.3f s\n", o.m.model, now_seconds() - t0);
     if (tokenize_prompt(model, text, len, &tokens, &n_tokens)) goto done;
     if (o.echo) {
         fwrite(text, 1, len, stdout);

@@ -83,40 +83,6 @@ static int parse_options(int argc, char **argv, options *o, int *status) {
     return -1;
 }
 
-/* The whole file (any bytes); NULL after a message naming it if it cannot be read. */
-static char *read_input(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "bibim tokenize: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    char *data = NULL;
-    size_t cap = 0;
-    enum { READING, DONE, READ_ERROR, NO_MEMORY } state = READING;
-    *len = 0;
-    while (state == READING) {
-        if (*len == cap) {
-            char *grown = realloc(data, cap = cap ? 2 * cap : 65536);
-            if (!grown) {
-                state = NO_MEMORY;
-                break;
-            }
-            data = grown;
-        }
-        size_t n = fread(data + *len, 1, cap - *len, f);
-        *len += n;
-        if (n == 0) state = ferror(f) ? READ_ERROR : DONE;
-    }
-    fclose(f);
-    if (state != DONE) {
-        fprintf(stderr, "bibim tokenize: cannot read %s: %s\n", path,
-                state == READ_ERROR ? "read error" : "out of memory");
-        free(data);
-        return NULL;
-    }
-    return data;
-}
-
 /* Tokens of the text, in a buffer the caller frees; NULL after a message. */
 static bibim_token *tokenize(const bibim_model *model, const char *text, size_t len, unsigned flags, int64_t *n) {
     int64_t cap = (int64_t)len + 16;
@@ -236,7 +202,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (parse_options(argc, argv, &o, &status)) return status;
     size_t len = 0;
     char *data = NULL;
-    if (o.file && !(data = read_input(o.file, &len))) return EXIT_INPUT;
+    if (o.file && !(data = cli_read_file("tokenize", o.file, &len))) return EXIT_INPUT;
     status = run(&o, data ? data : o.text, data ? len : strlen(o.text));
     free(data);
     return status;
