@@ -1,5 +1,7 @@
-/* context.c — creating contexts and evaluating tokens into their KV cache. */
+/* context.c — creating contexts and evaluating tokens into the KV caches of
+ * their sequence slots. */
 #include "context.h"
+#include "checked.h"
 #include "kernels.h"
 #include "vec_ops.h"
 
@@ -28,13 +30,14 @@ static bibim_status context_fail(bibim_context *c, bibim_status st, const char *
 
 const char *bibim_context_errmsg(const bibim_context *c) { return c ? c->errmsg : "no context"; }
 uint32_t bibim_context_n_ctx(const bibim_context *c) { return c->n_ctx; }
-uint32_t bibim_context_n_past(const bibim_context *c) { return c->n_past; }
+uint32_t bibim_context_n_past(const bibim_context *c) { return c->n_past ? c->n_past[0] : 0; }
 const char *bibim_context_cpu_level(const bibim_context *c) { return cpu_level_name(c->cpu); }
 const float *bibim_context_logits(const bibim_context *c) { return c->has_logits ? c->logits : NULL; }
 
 static void free_scratch(forward_scratch *s) {
     free(s->x), free(s->xb), free(s->q), free(s->k), free(s->v), free(s->att);
     free(s->gate), free(s->up), free(s->out), free(s->act), free(s->scores), free(s->v_lanes), free(s->q16);
+    free(s->seq), free(s->pos), free(s->rows);
 }
 
 void bibim_context_free(bibim_context *c) {
@@ -44,6 +47,7 @@ void bibim_context_free(bibim_context *c) {
     free(c->kv.v);
     free_scratch(&c->s);
     free(c->logits);
+    free(c->n_past);
     free(c);
 }
 
@@ -65,15 +69,30 @@ static size_t act_row_bytes(const bibim_context *c) {
     return ((size_t)widest + 63) & ~(size_t)63;
 }
 
-static bibim_status alloc_buffers(bibim_context *c) {
+/* The KV caches: n_seq slots of n_layer x n_ctx x kv_dim F16 keys and as
+ * many values. */
+static bibim_status alloc_kv(bibim_context *c) {
+    const llama_hparams *hp = &c->model->hp;
+    c->kv.kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    uint64_t elems = 0, bytes = 0;
+    if (!checked_mul_u64((uint64_t)c->n_seq * (uint64_t)hp->n_layer, c->n_ctx, &elems) ||
+        !checked_mul_u64(elems, (uint64_t)c->kv.kv_dim, &elems) || !checked_mul_u64(elems, 2 * sizeof(uint16_t), &bytes) ||
+        bytes > SIZE_MAX / 2)
+        return context_fail(c, BIBIM_ERR_NOMEM, "a KV cache of %u slots x %u tokens does not fit in memory", c->n_seq,
+                            c->n_ctx);
+    c->kv.k = malloc((size_t)elems * sizeof(uint16_t));
+    c->kv.v = malloc((size_t)elems * sizeof(uint16_t));
+    if (!c->kv.k || !c->kv.v)
+        return context_fail(c, BIBIM_ERR_NOMEM, "out of memory for a KV cache of %u slots x %u tokens (%.1f MiB)",
+                            c->n_seq, c->n_ctx, (double)bytes / (1 << 20));
+    return BIBIM_OK;
+}
+
+static bibim_status alloc_scratch(bibim_context *c) {
     const llama_hparams *hp = &c->model->hp;
     forward_scratch *s = &c->s;
     int64_t nb = c->n_batch, q_dim = (int64_t)hp->n_head * hp->head_dim;
     int n_threads = threadpool_n_threads(c->pool);
-    c->kv.kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
-    size_t kv_elems = (size_t)hp->n_layer * c->n_ctx * (size_t)c->kv.kv_dim;
-    c->kv.k = malloc(kv_elems * sizeof(uint16_t));
-    c->kv.v = malloc(kv_elems * sizeof(uint16_t));
     s->x = alloc_floats(nb * hp->n_embd);
     s->xb = alloc_floats(nb * hp->n_embd);
     s->q = alloc_floats(nb * q_dim);
@@ -90,11 +109,45 @@ static bibim_status alloc_buffers(bibim_context *c) {
     s->v_lanes = alloc_floats((int64_t)n_threads * 16 * hp->head_dim);
     s->q16_stride = ((size_t)hp->head_dim + 31) & ~(size_t)31; /* 64-byte aligned rows, as for act */
     s->q16 = aligned_alloc(64, (size_t)n_threads * s->q16_stride * sizeof(uint16_t));
+    s->seq = malloc((size_t)nb * sizeof *s->seq);
+    s->pos = malloc((size_t)nb * sizeof *s->pos);
+    s->rows = malloc((size_t)nb * sizeof *s->rows);
     c->logits = alloc_floats(hp->n_vocab);
-    if (!c->kv.k || !c->kv.v || !s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up ||
-        !s->out || !s->act || !s->scores || !s->v_lanes || !s->q16 || !c->logits)
-        return context_fail(c, BIBIM_ERR_NOMEM, "out of memory for a context of %u tokens (KV cache %.1f MiB)",
-                            c->n_ctx, 2.0 * (double)kv_elems * 2 / (1 << 20));
+    c->n_past = calloc(c->n_seq, sizeof *c->n_past);
+    if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up || !s->out || !s->act ||
+        !s->scores || !s->v_lanes || !s->q16 || !s->seq || !s->pos || !s->rows || !c->logits || !c->n_past)
+        return context_fail(c, BIBIM_ERR_NOMEM, "out of memory for the scratch of a batch of %u tokens", c->n_batch);
+    return BIBIM_OK;
+}
+
+/* Every matrix needs a dot kernel; the model loader checked the types are known. */
+static bibim_status check_kernels(bibim_context *c) {
+    const bibim_model *model = c->model;
+    for (int l = 0; l < model->hp.n_layer; l++) {
+        const layer_weights *w = &model->layers[l];
+        const matrix *ms[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+            if (!dot_kernel_for(ms[i]->type))
+                return context_fail(c, BIBIM_ERR_UNSUPPORTED, "layer %d: no kernel for weights of type %s", l,
+                                    bibim_type_name(ms[i]->type));
+    }
+    if (!dot_kernel_for(model->output.type))
+        return context_fail(c, BIBIM_ERR_UNSUPPORTED, "no kernel for output weights of type %s",
+                            bibim_type_name(model->output.type));
+    return BIBIM_OK;
+}
+
+/* n_ctx, n_seq and n_batch from the parameters and the model. */
+static bibim_status set_sizes(bibim_context *c, const bibim_context_params *p) {
+    const llama_hparams *hp = &c->model->hp;
+    c->n_ctx = p->n_ctx ? p->n_ctx
+                        : (uint32_t)(hp->n_ctx_train < DEFAULT_N_CTX_CAP ? hp->n_ctx_train : DEFAULT_N_CTX_CAP);
+    if (c->n_ctx > (1u << 24))
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "n_ctx %u is larger than 16777216", c->n_ctx);
+    c->n_seq = 1; /* one sequence slot for now */
+    uint64_t positions = (uint64_t)c->n_ctx * c->n_seq;
+    c->n_batch = p->n_batch ? p->n_batch : DEFAULT_N_BATCH;
+    if (c->n_batch > positions) c->n_batch = (uint32_t)positions;
     return BIBIM_OK;
 }
 
@@ -110,42 +163,35 @@ bibim_status bibim_context_create(const bibim_model *model, const bibim_context_
     if (model->vocab_only)
         return context_fail(c, BIBIM_ERR_INVALID_ARG, "the model was loaded with vocab_only: it has no weights");
     c->model = model;
-    const llama_hparams *hp = &model->hp;
     if (p->n_threads < 0 || p->n_threads > 1024)
         return context_fail(c, BIBIM_ERR_INVALID_ARG, "n_threads is %d; it must be from 0 to 1024", p->n_threads);
-    c->n_ctx = p->n_ctx ? p->n_ctx
-                        : (uint32_t)(hp->n_ctx_train < DEFAULT_N_CTX_CAP ? hp->n_ctx_train : DEFAULT_N_CTX_CAP);
-    if (c->n_ctx > (1u << 24))
-        return context_fail(c, BIBIM_ERR_INVALID_ARG, "n_ctx %u is larger than 16777216", c->n_ctx);
-    c->n_batch = p->n_batch ? p->n_batch : DEFAULT_N_BATCH;
-    if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
-    for (int l = 0; l < hp->n_layer; l++) {
-        /* Every matrix needs a dot kernel; the model loader checked the types are known. */
-        const layer_weights *w = &model->layers[l];
-        const matrix *ms[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
-        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
-            if (!dot_kernel_for(ms[i]->type))
-                return context_fail(c, BIBIM_ERR_UNSUPPORTED, "layer %d: no kernel for weights of type %s", l,
-                                    bibim_type_name(ms[i]->type));
-    }
-    if (!dot_kernel_for(model->output.type))
-        return context_fail(c, BIBIM_ERR_UNSUPPORTED, "no kernel for output weights of type %s",
-                            bibim_type_name(model->output.type));
+    bibim_status st = set_sizes(c, p);
+    if (st == BIBIM_OK) st = check_kernels(c);
+    if (st != BIBIM_OK) return st;
     if (cpu_level_choose(&c->cpu, c->errmsg, sizeof c->errmsg) != BIBIM_OK) return BIBIM_ERR_INVALID_ARG;
     c->ops = vec_ops_at(c->cpu);
     int n_threads = p->n_threads ? p->n_threads : threadpool_physical_cores();
     c->pool = threadpool_create(n_threads);
     if (!c->pool) return context_fail(c, BIBIM_ERR_NOMEM, "cannot start %d threads", n_threads);
-    return alloc_buffers(c);
+    st = alloc_kv(c);
+    if (st == BIBIM_OK) st = alloc_scratch(c);
+    if (st != BIBIM_OK) {
+        /* A handle that failed must not look usable to the eval calls. */
+        threadpool_free(c->pool);
+        c->pool = NULL;
+    }
+    return st;
 }
+
+/* ---- one sequence: slot 0 ---- */
 
 bibim_status bibim_context_eval(bibim_context *c, const bibim_token *tokens, int64_t n, float *all_logits) {
     if (!c || !c->pool) return BIBIM_ERR_INVALID_ARG;
     if (n <= 0 || !tokens) return context_fail(c, BIBIM_ERR_INVALID_ARG, "no tokens to evaluate");
-    if (n > (int64_t)(c->n_ctx - c->n_past))
+    if (n > (int64_t)(c->n_ctx - c->n_past[0]))
         return context_fail(c, BIBIM_ERR_CONTEXT_FULL,
-                            "%lld tokens do not fit: the context holds %u of %u positions", (long long)n, c->n_past,
-                            c->n_ctx);
+                            "%lld tokens do not fit: the context holds %u of %u positions", (long long)n,
+                            c->n_past[0], c->n_ctx);
     int32_t n_vocab = c->model->hp.n_vocab;
     for (int64_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= n_vocab)
@@ -153,22 +199,32 @@ bibim_status bibim_context_eval(bibim_context *c, const bibim_token *tokens, int
                                 tokens[i], (long long)i, n_vocab);
     for (int64_t done = 0; done < n;) {
         int64_t chunk = n - done < c->n_batch ? n - done : c->n_batch;
-        float *rows = all_logits ? all_logits + done * n_vocab : NULL;
-        bibim_status st = forward_batch(c, tokens + done, chunk, rows);
-        if (st != BIBIM_OK) return st;
-        c->n_past += (uint32_t)chunk;
+        int last = done + chunk == n;
+        for (int64_t t = 0; t < chunk; t++) {
+            c->s.seq[t] = 0;
+            c->s.pos[t] = c->n_past[0] + t;
+            c->s.rows[t] = t;
+        }
+        /* Logits of every token if asked, else of the very last one only. */
+        if (all_logits) forward_batch(c, tokens + done, chunk, chunk, all_logits + done * n_vocab);
+        else {
+            c->s.rows[0] = chunk - 1;
+            forward_batch(c, tokens + done, chunk, last ? 1 : 0, c->logits);
+        }
+        c->n_past[0] += (uint32_t)chunk;
         done += chunk;
     }
+    if (all_logits) memcpy(c->logits, all_logits + (n - 1) * n_vocab, (size_t)n_vocab * sizeof(float));
     c->has_logits = 1;
     return BIBIM_OK;
 }
 
 bibim_status bibim_context_truncate(bibim_context *c, uint32_t n_keep) {
-    if (!c) return BIBIM_ERR_INVALID_ARG;
-    if (n_keep > c->n_past)
+    if (!c || !c->pool) return BIBIM_ERR_INVALID_ARG;
+    if (n_keep > c->n_past[0])
         return context_fail(c, BIBIM_ERR_INVALID_ARG, "cannot keep %u positions: the context holds %u", n_keep,
-                            c->n_past);
-    if (n_keep < c->n_past) c->has_logits = 0; /* the logits belonged to a forgotten token */
-    c->n_past = n_keep;
+                            c->n_past[0]);
+    if (n_keep < c->n_past[0]) c->has_logits = 0; /* the logits belonged to a forgotten token */
+    c->n_past[0] = n_keep;
     return BIBIM_OK;
 }

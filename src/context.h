@@ -1,5 +1,5 @@
-/* context.h — a context: one sequence's KV cache, the scratch buffers of the
- * forward pass, and the worker threads. */
+/* context.h — a context: the KV caches of its sequence slots, the scratch
+ * buffers of the forward pass, and the worker threads. */
 #ifndef BIBIM_CONTEXT_H
 #define BIBIM_CONTEXT_H
 
@@ -7,9 +7,11 @@
 #include "model.h"
 #include "threadpool.h"
 
-/* Keys and values of every layer, stored as F16 like llama.cpp's default
- * cache: layer l, position p, dimension d of the kv_dim = n_head_kv *
- * head_dim values is at [(l * n_ctx + p) * kv_dim + d]. */
+/* Keys and values of every slot and layer, stored as F16 like llama.cpp's
+ * default cache. Slot-major, so that one slot is one contiguous block and a
+ * prefix copy is one memcpy per layer: slot s, layer l, position p,
+ * dimension d of the kv_dim = n_head_kv * head_dim values is at
+ * [((s * n_layer + l) * n_ctx + p) * kv_dim + d]. */
 typedef struct kv_cache {
     uint16_t *k, *v;
     int64_t kv_dim;
@@ -30,25 +32,35 @@ typedef struct forward_scratch {
     float *v_lanes;  /* [n_threads][16][head_dim] partial sums of probabilities . V */
     uint16_t *q16;   /* [n_threads][q16_stride] a query rounded to F16 */
     size_t q16_stride;
-    float *logits_x; /* [n_embd] the final normed state of the last token */
+    int32_t *seq;    /* [n_batch] the slot of each token of the batch */
+    int64_t *pos;    /* [n_batch] its position in that slot */
+    int64_t *rows;   /* [n_batch] the batch indices whose logits are wanted */
 } forward_scratch;
 
 struct bibim_context {
     const bibim_model *model;
-    uint32_t n_ctx, n_batch, n_past;
+    uint32_t n_ctx, n_batch, n_seq;
+    uint32_t *n_past; /* [n_seq] tokens in each slot's cache */
     threadpool *pool;
     cpu_level cpu;   /* which kernels the matrix products use */
     const struct vec_ops *ops; /* the element-wise steps at that level */
     kv_cache kv;
     forward_scratch s;
-    float *logits; /* [n_vocab] after the last evaluated token */
+    float *logits; /* [n_vocab] after slot 0's last evaluated token */
     int has_logits;
     char errmsg[512];
 };
 
-/* Runs the forward pass over n <= n_batch tokens at positions n_past..,
- * writes their K/V into the cache and the logits of the last token (and of
- * every token when all_logits is not NULL). The caller advances n_past. */
-bibim_status forward_batch(bibim_context *ctx, const bibim_token *tokens, int64_t n, float *all_logits);
+/* The F16 keys (or values, with kv.v) of `seq`'s `layer` at position 0. */
+static inline size_t kv_offset(const bibim_context *c, int32_t seq, int layer) {
+    return ((size_t)seq * (size_t)c->model->hp.n_layer + (size_t)layer) * c->n_ctx * (size_t)c->kv.kv_dim;
+}
+
+/* Runs the forward pass over n <= n_batch tokens; token t goes to slot
+ * s.seq[t] at position s.pos[t] (the caller fills both, and advances the
+ * slots' n_past afterwards). Writes their K/V into the caches, and the
+ * logits after each token listed in s.rows[0 .. n_rows-1] into
+ * logits[i * n_vocab ..] for the i-th of them. */
+void forward_batch(bibim_context *ctx, const bibim_token *tokens, int64_t n, int64_t n_rows, float *logits);
 
 #endif

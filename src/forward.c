@@ -165,21 +165,22 @@ typedef struct attention_job {
     int64_t n_tokens;
 } attention_job;
 
-/* One (token, head): softmax(q . K^T / sqrt(d)) . V over positions 0..pos.
- * Like llama.cpp's F16 cache path, q and the probabilities are rounded to
- * F16 before they meet the F16 keys and values. */
+/* One (token, head): softmax(q . K^T / sqrt(d)) . V over positions 0..pos
+ * of the token's own slot, so tokens of other sequences in the batch never
+ * see each other. Like llama.cpp's F16 cache path, q and the probabilities
+ * are rounded to F16 before they meet the F16 keys and values. */
 static void attention_task(void *arg, int64_t task, int thread) {
     const attention_job *j = arg;
     bibim_context *c = j->c;
     const llama_hparams *hp = &c->model->hp;
     int64_t t = task / hp->n_head, h = task % hp->n_head;
-    int64_t pos = c->n_past + t, hd = hp->head_dim, kv_dim = c->kv.kv_dim;
+    int64_t pos = c->s.pos[t], hd = hp->head_dim, kv_dim = c->kv.kv_dim;
     int64_t kv_head = h / (hp->n_head / hp->n_head_kv);
     const float *q = c->s.q + t * hp->n_head * hd + h * hd;
     uint16_t *q16 = c->s.q16 + (size_t)thread * c->s.q16_stride;
     float *scores = c->s.scores + (int64_t)thread * c->n_ctx;
-    const uint16_t *keys = c->kv.k + (int64_t)j->layer * c->n_ctx * kv_dim + kv_head * hd;
-    const uint16_t *values = c->kv.v + (int64_t)j->layer * c->n_ctx * kv_dim + kv_head * hd;
+    size_t base = kv_offset(c, c->s.seq[t], j->layer) + (size_t)(kv_head * hd);
+    const uint16_t *keys = c->kv.k + base, *values = c->kv.v + base;
     float scale = 1.0f / sqrtf((float)hd);
 
     /* q . k is the F16 weight kernel's product: a row of F16 "weights" (the key)
@@ -207,13 +208,17 @@ static void attention_task(void *arg, int64_t task, int thread) {
     ops->reduce_lanes16(lanes, hd, out);
 }
 
+/* Each token's K and V go to its slot at its position. A batch holds no two
+ * tokens of one (slot, position), so they never collide, and a token's
+ * attention (run after all are stored) sees the earlier tokens of its slot
+ * in this batch. */
 static void store_kv(bibim_context *c, int layer, int64_t n_tokens) {
     int64_t kv_dim = c->kv.kv_dim;
     for (int64_t t = 0; t < n_tokens; t++) {
-        int64_t at = ((int64_t)layer * c->n_ctx + c->n_past + t) * kv_dim;
+        size_t at = kv_offset(c, c->s.seq[t], layer) + (size_t)(c->s.pos[t] * kv_dim);
         for (int64_t d = 0; d < kv_dim; d++) {
-            c->kv.k[at + d] = fp32_to_fp16(c->s.k[t * kv_dim + d]);
-            c->kv.v[at + d] = fp32_to_fp16(c->s.v[t * kv_dim + d]);
+            c->kv.k[at + (size_t)d] = fp32_to_fp16(c->s.k[t * kv_dim + d]);
+            c->kv.v[at + (size_t)d] = fp32_to_fp16(c->s.v[t * kv_dim + d]);
         }
     }
 }
@@ -231,8 +236,8 @@ static void attention_block(bibim_context *c, int l, int64_t n) {
     matmul_from(c, &w->wk, &w->wq, s->xb, d, n, s->k, kv_dim);
     matmul_from(c, &w->wv, &w->wk, s->xb, d, n, s->v, kv_dim);
     for (int64_t t = 0; t < n; t++) {
-        rope(s->q + t * q_dim, hp->n_head, hp, c->model->rope_factors, c->n_past + t);
-        rope(s->k + t * kv_dim, hp->n_head_kv, hp, c->model->rope_factors, c->n_past + t);
+        rope(s->q + t * q_dim, hp->n_head, hp, c->model->rope_factors, s->pos[t]);
+        rope(s->k + t * kv_dim, hp->n_head_kv, hp, c->model->rope_factors, s->pos[t]);
     }
     store_kv(c, l, n);
     attention_job job = {c, l, n};
@@ -255,7 +260,20 @@ static void feed_forward_block(bibim_context *c, int l, int64_t n) {
     for (int64_t i = 0; i < n * d; i++) s->x[i] += s->out[i];
 }
 
-bibim_status forward_batch(bibim_context *c, const bibim_token *tokens, int64_t n, float *all_logits) {
+/* The logits after the tokens listed in s.rows: their final norms gathered
+ * into consecutive rows, then one product with the output matrix. Every
+ * matrix product gives each (row, token) the same bits whatever the other
+ * tokens (kernels.h), so a token's logits do not depend on its company. */
+static void output_logits(bibim_context *c, int64_t n_rows, float *logits) {
+    const bibim_model *m = c->model;
+    const llama_hparams *hp = &m->hp;
+    forward_scratch *s = &c->s;
+    int64_t d = hp->n_embd;
+    for (int64_t i = 0; i < n_rows; i++) rms_norm(s->x + s->rows[i] * d, m->output_norm, s->xb + i * d, d, hp->rms_eps);
+    matmul_from(c, &m->output, NULL, s->xb, d, n_rows, logits, hp->n_vocab);
+}
+
+void forward_batch(bibim_context *c, const bibim_token *tokens, int64_t n, int64_t n_rows, float *logits) {
     const bibim_model *m = c->model;
     const llama_hparams *hp = &m->hp;
     forward_scratch *s = &c->s;
@@ -269,14 +287,5 @@ bibim_status forward_batch(bibim_context *c, const bibim_token *tokens, int64_t 
         attention_block(c, l, n);
         feed_forward_block(c, l, n);
     }
-    /* Logits: of every token if asked, else of the last one only. */
-    int64_t first = all_logits ? 0 : n - 1;
-    for (int64_t t = first; t < n; t++) rms_norm(s->x + t * d, m->output_norm, s->xb + t * d, d, hp->rms_eps);
-    if (all_logits) {
-        matmul_from(c, &m->output, NULL, s->xb, d, n, all_logits, hp->n_vocab);
-        memcpy(c->logits, all_logits + (n - 1) * hp->n_vocab, (size_t)hp->n_vocab * sizeof(float));
-    } else {
-        matmul_from(c, &m->output, NULL, s->xb + (n - 1) * d, d, 1, c->logits, hp->n_vocab);
-    }
-    return BIBIM_OK;
+    if (n_rows > 0) output_logits(c, n_rows, logits);
 }

@@ -162,7 +162,7 @@ static bibim_status generate_loop(generation *g) {
         int64_t n = bibim_token_piece(m, token, p->piece_flags, piece, sizeof piece);
         if (n < 0 || n > (int64_t)sizeof piece) n = 0; /* no real piece is that long */
         if (on_text(g, token, piece, (size_t)n, 0)) return BIBIM_OK;
-        if (ctx->n_past >= ctx->n_ctx) {
+        if (bibim_context_n_past(ctx) >= ctx->n_ctx) {
             g->result->stop_reason = BIBIM_STOP_CONTEXT_FULL;
             break;
         }
