@@ -10,6 +10,8 @@
  *   - weight rows at every legal misalignment, ending at the end of their
  *     allocation (so that ASan sees any read past a row), and activations
  *     at their least legal alignment;
+ *   - runtime dispatch: the default level is the best the CPU supports,
+ *     BIBIM_CPU forces any supported level and is refused for the others;
  *   - and a throughput table per type and level (information for whoever
  *     tunes the kernels, not a check).
  *
@@ -372,6 +374,43 @@ static int test_levels(void) {
         }
         printf("\n");
     }
+    return 0;
+}
+
+/* Runtime dispatch (cpu_level_choose): without BIBIM_CPU the best level the
+ * CPU supports; BIBIM_CPU forces any supported level, lower ones included,
+ * and is refused for a level the CPU lacks and for an unknown name. */
+static int test_choose(void) {
+    const char *env = getenv("BIBIM_CPU");
+    char *saved = env ? strdup(env) : NULL;
+    char err[256];
+    cpu_level best = CPU_LEVEL_SCALAR, got = CPU_LEVEL_COUNT;
+    for (int l = 1; l < CPU_LEVEL_COUNT; l++) {
+        if (cpu_level_supported((cpu_level)l)) best = (cpu_level)l;
+    }
+    unsetenv("BIBIM_CPU");
+    CHECK(cpu_level_choose(&got, err, sizeof err) == BIBIM_OK && got == best);
+    printf("  default level: %s\n", cpu_level_name(got));
+    for (int l = 0; l < CPU_LEVEL_COUNT; l++) {
+        setenv("BIBIM_CPU", cpu_level_name((cpu_level)l), 1);
+        got = CPU_LEVEL_COUNT;
+        const bibim_status st = cpu_level_choose(&got, err, sizeof err);
+        const char *name = cpu_level_name((cpu_level)l);
+        if (cpu_level_supported((cpu_level)l)) {
+            CHECKF(st == BIBIM_OK && got == (cpu_level)l, "BIBIM_CPU=%s: status %d, level %s", name, (int)st,
+                   cpu_level_name(got));
+        } else {
+            CHECKF(st == BIBIM_ERR_INVALID_ARG, "BIBIM_CPU=%s accepted on a CPU without it", name);
+        }
+    }
+    setenv("BIBIM_CPU", "sse2", 1);
+    CHECK(cpu_level_choose(&got, err, sizeof err) == BIBIM_ERR_INVALID_ARG);
+    if (saved) {
+        setenv("BIBIM_CPU", saved, 1);
+    } else {
+        unsetenv("BIBIM_CPU");
+    }
+    free(saved);
     return 0;
 }
 
@@ -985,6 +1024,7 @@ static int test_throughput(void) {
 int main(void) {
     choose_levels();
     RUN(test_levels);
+    RUN(test_choose);
     RUN(test_quantize_random);
     RUN(test_quantize_special);
     RUN(test_dot_random);
