@@ -109,7 +109,7 @@ static int parse_escape(json_parser *p, struct jinja_buf *b)
         return 1;
     }
     if (c != 'u') {
-        p->pos--;
+        p->pos -= 2; /* point at the backslash */
         json_fail(p, "invalid escape \\%c", c);
         return 0;
     }
