@@ -4,9 +4,10 @@
  * The builder functions return a new reference (NULL when out of memory);
  * jinja_array_push and jinja_object_set take ownership of the value passed
  * (even on failure). jinja_value_free drops one reference; NULL is allowed.
- * Rendering follows @huggingface/jinja's Template (trim_blocks and
- * lstrip_blocks on, a final newline of the template dropped). No global
- * state: values and renders on different threads are independent. */
+ * Rendering follows @huggingface/jinja 0.5.11's Template byte for byte
+ * (trim_blocks and lstrip_blocks on, a final newline of the template
+ * dropped; numbers are JavaScript doubles). No global state: values and
+ * renders on different threads are independent. */
 #ifndef BIBIM_JINJA_H
 #define BIBIM_JINJA_H
 
@@ -59,5 +60,24 @@ struct jinja_error {
  * NULL and err (if not NULL) says where and why. */
 int jinja_render(const char *tmpl, size_t len, const struct jinja_value *context, char **out,
                  size_t *out_len, struct jinja_error *err);
+
+/* Bounds that keep a hostile template from running away. A render that would
+ * go past one fails cleanly (a jinja_error saying which). Zero: the default. */
+struct jinja_limits {
+    /* Bytes of the rendering and of any one string built on the way
+     * (default JINJA_DEFAULT_MAX_BYTES). */
+    size_t max_bytes;
+    /* Evaluation steps: one per expression evaluated, loop iteration and
+     * list item made, and one per 64 bytes of string built
+     * (default JINJA_DEFAULT_MAX_STEPS, about a second of work). */
+    unsigned long long max_steps;
+};
+#define JINJA_DEFAULT_MAX_BYTES ((size_t)64 << 20)
+#define JINJA_DEFAULT_MAX_STEPS 20000000ULL
+
+/* jinja_render with explicit limits (NULL: the defaults, as jinja_render). */
+int jinja_render_limited(const char *tmpl, size_t len, const struct jinja_value *context,
+                         const struct jinja_limits *limits, char **out, size_t *out_len,
+                         struct jinja_error *err);
 
 #endif

@@ -9,10 +9,11 @@
 struct jinja_value {
     enum jinja_type type;
     size_t refs;
+    /* JINJA_ARRAY: JV_TUPLE; JINJA_OBJECT: JV_NAMESPACE or JV_KWARGS; 0 otherwise */
+    unsigned char sub;
     union {
         int b;
-        long long i;
-        double f;
+        double f; /* JINJA_INT and JINJA_FLOAT: numbers are JavaScript doubles, as in HF */
         struct {
             char *s;
             size_t n;
@@ -27,18 +28,23 @@ struct jinja_value {
             size_t n, cap;
         } obj;
         struct {
-            int id;                  /* builtin function or method id */
+            int id;                   /* builtin function, method, macro or caller */
             struct jinja_value *self; /* bound object of a method, or NULL */
-            const void *macro;        /* JN_MACRO node of a macro (tree-owned) */
+            const void *node;         /* JN_MACRO or JN_CALL_BLOCK node (tree-owned) */
+            void *scope;              /* caller: the scope of its call block while it runs */
         } fn;
     } u;
 };
 
-/* A growable byte buffer; failed sets oom and further appends do nothing. */
+enum { JV_TUPLE = 1, JV_NAMESPACE = 1, JV_KWARGS = 2 };
+
+/* A growable byte buffer; a failed append sets oom (1: out of memory, 2: the
+ * buffer would exceed limit) and further appends do nothing. limit 0: none. */
 struct jinja_buf {
     char *p;
     size_t n, cap;
     int oom;
+    size_t limit;
 };
 void jinja_buf_add(struct jinja_buf *b, const char *s, size_t n);
 void jinja_buf_addc(struct jinja_buf *b, char c);
@@ -69,7 +75,8 @@ enum jinja_tok {
     JT_CLOSE_STMT,
     JT_OPEN_EXPR,
     JT_CLOSE_EXPR,
-    JT_OP /* punctuation and operators: text holds it */
+    JT_OP,     /* punctuation and operators: text holds it */
+    JT_COMMENT /* {# ... #}: only separates text (whitespace control stops at it) */
 };
 
 struct jinja_token {
@@ -93,10 +100,37 @@ int jinja_lex(const char *tmpl, size_t len, struct jinja_arena *a, struct jinja_
               size_t *ntoks, struct jinja_diag *d);
 
 enum jinja_node_kind {
-    JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_SET_BLOCK, JN_BREAK, JN_CONTINUE, JN_MACRO, JN_FILTER_BLOCK,
-    JN_LITERAL, JN_NAME, JN_ATTR, JN_INDEX, JN_SLICE, JN_CALL, JN_FILTER, JN_TEST,
-    JN_BINARY, JN_NOT, JN_NEG, JN_LIST, JN_DICT, JN_COND
+    /* statements */
+    JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_BREAK, JN_CONTINUE, JN_MACRO, JN_FILTER_BLOCK,
+    JN_CALL_BLOCK,
+    /* expressions */
+    JN_LITERAL, JN_NAME, JN_ATTR, JN_INDEX, JN_SLICE, JN_CALL, JN_FILTER, JN_TEST, JN_BINARY, JN_NOT,
+    JN_NEG, JN_POS, JN_LIST, JN_TUPLE, JN_DICT, JN_COND, JN_KWARG, JN_SPREAD, JN_KWSPREAD
 };
+
+/* Node fields by kind (unused ones are zero):
+ *   TEXT       name/name_len: the text
+ *   OUTPUT     a: expression
+ *   IF         a: test; list: body; list2: else body (an elif is a nested IF)
+ *   FOR        c: target (NAME or TUPLE); a: iterable; b: loop filter or NULL; list: body; list2: else
+ *   SET        a: target expression; b: value, or NULL for a block (list: body)
+ *   MACRO      name; list2: parameters (NAME or KWARG with its default); list: body
+ *   FILTER_BLOCK b: a FILTER node without operand; list: body
+ *   CALL_BLOCK a: the CALL; list2: caller parameters; list: body
+ *   LITERAL    lit
+ *   NAME       name
+ *   ATTR       a: object; name: attribute (obj.name)
+ *   INDEX      a: object; b: key (obj[key], and obj.0)
+ *   SLICE      a: object; b, c, list[0]: start, stop, step (each may be NULL)
+ *   CALL       a: callee; list: arguments (expressions, KWARG, SPREAD, KWSPREAD)
+ *   FILTER     a: operand; name; flags JNF_CALL: called with (list); JNF_BAD: not a plain name
+ *   TEST       a: operand; name; negate
+ *   BINARY     name: operator; a, b
+ *   NOT/NEG/POS a
+ *   LIST/TUPLE list: items;  DICT list: keys, list2: values
+ *   COND       a: value if true; b: condition; c: value if false, or NULL ("x if c")
+ *   KWARG      name = a;  SPREAD *a;  KWSPREAD **a */
+enum { JNF_CALL = 1, JNF_BAD = 2 };
 
 struct jinja_node {
     enum jinja_node_kind kind;
@@ -105,13 +139,12 @@ struct jinja_node {
     size_t name_len;         /* for JN_TEXT */
     struct jinja_value *lit; /* JN_LITERAL (owned; freed with the tree) */
     struct jinja_node *a, *b, *c;
-    struct jinja_node **list; /* body, args, items */
+    struct jinja_node **list;
     size_t nlist;
-    struct jinja_node **list2; /* else body, kwarg values, dict values */
+    struct jinja_node **list2;
     size_t nlist2;
-    const char **names; /* kwarg names / loop targets */
-    size_t nnames;
     int negate; /* JN_TEST: "is not" */
+    int flags;  /* JN_FILTER: JNF_*; JN_MACRO/JN_CALL_BLOCK: bit 0 uses kwargs, bit 1 uses varargs */
     struct jinja_node *next_lit; /* chain of literal nodes, to free values */
 };
 
@@ -125,7 +158,16 @@ int jinja_parse(const struct jinja_token *toks, size_t ntoks, struct jinja_arena
                 struct jinja_tree *tree, struct jinja_diag *d);
 void jinja_tree_free(struct jinja_tree *tree);
 
+/* Bounds of one render (see jinja_render_limited); both set. */
+struct jinja_eval_limits {
+    size_t max_bytes;
+    unsigned long long max_steps;
+};
+
 int jinja_eval_tree(const struct jinja_tree *tree, const struct jinja_value *context,
-                    struct jinja_buf *out, struct jinja_diag *d);
+                    const struct jinja_eval_limits *limits, struct jinja_buf *out, struct jinja_diag *d);
+
+/* UTF-16 code units of the UTF-8 text s[0..n) (what JavaScript's length counts). */
+size_t jinja_utf16_len(const char *s, size_t n);
 
 #endif

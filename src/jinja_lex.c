@@ -6,11 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int jinja_is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
 static int jinja_is_digit(char c) { return c >= '0' && c <= '9'; }
 
 static int jinja_is_word(char c)
@@ -44,11 +39,22 @@ static void jinja_src_free(struct jinja_src *o)
     free(o->pos);
 }
 
+/* Where JavaScript's multiline ^ matches: the start, and after \n, \r, U+2028, U+2029. */
+static int jinja_line_start(const struct jinja_src *in, size_t i)
+{
+    if (i == 0)
+        return 1;
+    char c = in->s[i - 1];
+    return c == '\n' || c == '\r' ||
+           (i >= 3 && (unsigned char)in->s[i - 3] == 0xE2 && (unsigned char)in->s[i - 2] == 0x80 &&
+            ((unsigned char)c == 0xA8 || (unsigned char)c == 0xA9));
+}
+
 /* lstrip_blocks: /^[ \t]*({[#%-])/gm -> "$1" */
 static void jinja_pass_lstrip(const struct jinja_src *in, struct jinja_src *o)
 {
     for (size_t i = 0; i < in->n;) {
-        if (i == 0 || in->s[i - 1] == '\n') {
+        if (jinja_line_start(in, i)) {
             size_t j = i;
             while (j < in->n && (in->s[j] == ' ' || in->s[j] == '\t'))
                 j++;
@@ -56,13 +62,12 @@ static void jinja_pass_lstrip(const struct jinja_src *in, struct jinja_src *o)
                 (in->s[j + 1] == '#' || in->s[j + 1] == '%' || in->s[j + 1] == '-'))
                 i = j;
         }
-        /* copy up to and including the next newline */
-        while (i < in->n) {
+        /* copy up to the next line start */
+        do {
             o->s[o->n] = in->s[i];
             o->pos[o->n++] = in->pos[i];
-            if (in->s[i++] == '\n')
-                break;
-        }
+            i++;
+        } while (i < in->n && !jinja_line_start(in, i));
     }
 }
 
@@ -78,27 +83,27 @@ static void jinja_pass_trim(const struct jinja_src *in, struct jinja_src *o)
     }
 }
 
-/* /(\s*){%(-?)\s*(?:end)?generation\s*(-?)%}(\s*)/gs */
+/* /(\s*){%(-?)\s*(?:end)?generation\s*(-?)%}(\s*)/gs -> "$1$4" less what the
+ * dashes strip; \s is JavaScript's (Unicode) whitespace. */
 static void jinja_pass_generation(const struct jinja_src *in, struct jinja_src *o)
 {
-    size_t i = 0;
+    size_t i = 0, floor = 0; /* output before floor belongs to an earlier match */
     while (i < in->n) {
         if (in->s[i] == '{' && i + 1 < in->n && in->s[i + 1] == '%') {
-            size_t j = i + 2;
+            size_t j = i + 2, l;
             int lstrip = 0, rstrip = 0;
             if (j < in->n && in->s[j] == '-') {
                 lstrip = 1;
                 j++;
             }
-            while (j < in->n && jinja_is_space(in->s[j]))
-                j++;
-            if (j + 3 <= in->n && memcmp(in->s + j, "end", 3) == 0 && j + 13 <= in->n &&
-                memcmp(in->s + j + 3, "generation", 10) == 0)
+            while ((l = jinja_space_at(in->s, in->n, j)) > 0)
+                j += l;
+            if (j + 13 <= in->n && memcmp(in->s + j, "endgeneration", 13) == 0)
                 j += 3;
             if (j + 10 <= in->n && memcmp(in->s + j, "generation", 10) == 0) {
                 j += 10;
-                while (j < in->n && jinja_is_space(in->s[j]))
-                    j++;
+                while ((l = jinja_space_at(in->s, in->n, j)) > 0)
+                    j += l;
                 if (j < in->n && in->s[j] == '-') {
                     rstrip = 1;
                     j++;
@@ -106,11 +111,17 @@ static void jinja_pass_generation(const struct jinja_src *in, struct jinja_src *
                 if (j + 1 < in->n && in->s[j] == '%' && in->s[j + 1] == '}') {
                     j += 2;
                     if (lstrip)
-                        while (o->n > 0 && jinja_is_space(o->s[o->n - 1]))
-                            o->n--;
-                    if (rstrip)
-                        while (j < in->n && jinja_is_space(in->s[j]))
-                            j++;
+                        while (o->n > floor && (l = jinja_space_before(o->s, o->n)) > 0 && o->n - l >= floor)
+                            o->n -= l;
+                    while ((l = jinja_space_at(in->s, in->n, j)) > 0) {
+                        if (!rstrip)
+                            for (size_t k = 0; k < l; k++) {
+                                o->s[o->n] = in->s[j + k];
+                                o->pos[o->n++] = in->pos[j + k];
+                            }
+                        j += l;
+                    }
+                    floor = o->n;
                     i = j;
                     continue;
                 }
@@ -173,10 +184,111 @@ static void jinja_strip_prev(struct jinja_lexer *L)
     }
 }
 
+static void jinja_utf8_put(struct jinja_buf *b, unsigned cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) { /* lone surrogates too, in their 3-byte form */
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    jinja_buf_add(b, u, n);
+}
+
+/* A string literal at s[*i] (the quote); the value goes to b. */
+static int jinja_lex_string(struct jinja_lexer *L, const struct jinja_src *S, size_t *ip, struct jinja_buf *b)
+{
+    const char *s = S->s;
+    size_t n = S->n, i = *ip, at = i;
+    char q = s[i++];
+    unsigned pending_hi = 0; /* a \uD800-\uDBFF escape waiting for its low half */
+#define LPOS(k) ((k) < n ? S->pos[k] : (n ? S->pos[n - 1] + 1 : 0))
+    while (i < n && s[i] != q) {
+        unsigned cp;
+        if (s[i] == '\\') {
+            if (++i >= n)
+                break;
+            char e = s[i++];
+            if (e == 'x' || e == 'u') {
+                size_t hl = e == 'x' ? 2 : 4;
+                cp = 0;
+                for (size_t h = 0; h < hl; h++) {
+                    char c = i + h < n ? s[i + h] : 0;
+                    int dv = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                    if (dv < 0) {
+                        jinja_diag_set(L->d, LPOS(i - 2), "invalid hexadecimal escape sequence");
+                        return -1;
+                    }
+                    cp = cp * 16 + (unsigned)dv;
+                }
+                i += hl;
+            } else {
+                switch (e) {
+                case 'n': cp = '\n'; break;
+                case 't': cp = '\t'; break;
+                case 'r': cp = '\r'; break;
+                case 'b': cp = '\b'; break;
+                case 'f': cp = '\f'; break;
+                case 'v': cp = '\v'; break;
+                case '\'': cp = '\''; break;
+                case '"': cp = '"'; break;
+                case '\\': cp = '\\'; break;
+                default:
+                    jinja_diag_set(L->d, LPOS(i - 2), "unsupported escape sequence \\%c", e);
+                    return -1;
+                }
+            }
+            /* UTF-16 units: a high surrogate followed by a low one is one character */
+            if (pending_hi && cp >= 0xDC00 && cp < 0xE000) {
+                jinja_utf8_put(b, 0x10000 + ((pending_hi - 0xD800) << 10) + (cp - 0xDC00));
+                pending_hi = 0;
+                continue;
+            }
+            if (pending_hi)
+                jinja_utf8_put(b, pending_hi);
+            pending_hi = 0;
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                pending_hi = cp;
+                continue;
+            }
+            jinja_utf8_put(b, cp);
+            continue;
+        }
+        if (pending_hi)
+            jinja_utf8_put(b, pending_hi);
+        pending_hi = 0;
+        jinja_buf_addc(b, s[i++]);
+    }
+    if (pending_hi)
+        jinja_utf8_put(b, pending_hi);
+    if (i >= n) {
+        jinja_diag_set(L->d, LPOS(at), "unterminated string literal");
+        return -1;
+    }
+#undef LPOS
+    *ip = i + 1;
+    return 0;
+}
+
 static int jinja_tokenize(struct jinja_lexer *L, const struct jinja_src *S)
 {
     const char *s = S->s;
-    size_t n = S->n, i = 0;
+    size_t n = S->n, i = 0, l;
     int in_tag = 0, curly = 0;
 #define POS(k) ((k) < n ? S->pos[k] : (n ? S->pos[n - 1] + 1 : 0))
     while (i < n) {
@@ -207,9 +319,11 @@ static int jinja_tokenize(struct jinja_lexer *L, const struct jinja_src *S)
             int strip_after = i > cst && s[i - 1] == '-';
             if (strip_before)
                 jinja_strip_prev(L);
+            if (!jinja_push(L, JT_COMMENT, "", 0, POS(st)))
+                return -1;
             i += 2;
             if (strip_after)
-                for (size_t l; (l = jinja_space_at(s, n, i)) > 0;)
+                while ((l = jinja_space_at(s, n, i)) > 0)
                     i += l;
             in_tag = 0;
             continue;
@@ -218,31 +332,55 @@ static int jinja_tokenize(struct jinja_lexer *L, const struct jinja_src *S)
             jinja_strip_prev(L);
             if (!jinja_push(L, s[i + 1] == '%' ? JT_OPEN_STMT : JT_OPEN_EXPR, s + i, 2, POS(i)))
                 return -1;
-            curly = 0;
+            if (s[i + 1] == '{')
+                curly = 0;
             in_tag = 1;
             i += 3;
             continue;
         }
-        while (i < n && jinja_is_space(s[i]))
-            i++;
+        while ((l = jinja_space_at(s, n, i)) > 0)
+            i += l;
         if (i >= n)
             break;
-        if (i + 2 < n && s[i] == '-' && (s[i + 1] == '%' || s[i + 1] == '}') && s[i + 2] == '}' &&
-            (s[i + 1] == '%' || curly == 0)) {
+        if (i + 2 < n && s[i] == '-' && (s[i + 1] == '%' || s[i + 1] == '}') && s[i + 2] == '}') {
             if (!jinja_push(L, s[i + 1] == '%' ? JT_CLOSE_STMT : JT_CLOSE_EXPR, s + i + 1, 2, POS(i)))
                 return -1;
             i += 3;
-            for (size_t l; (l = jinja_space_at(s, n, i)) > 0;)
+            while ((l = jinja_space_at(s, n, i)) > 0)
                 i += l;
             in_tag = 0;
             continue;
         }
         size_t at = i;
+        if ((s[i] == '-' || s[i] == '+') && in_tag) {
+            /* after an operand it is a binary operator; otherwise a sign,
+             * which digits right after turn into a signed number */
+            const struct jinja_token *prev = &L->toks[L->n - 1];
+            int binary = prev->type == JT_NAME || prev->type == JT_INT || prev->type == JT_FLOAT ||
+                         prev->type == JT_STRING || (prev->type == JT_OP && (!strcmp(prev->text, ")") || !strcmp(prev->text, "]")));
+            if (!binary) {
+                i++;
+                size_t ds = i;
+                while (i < n && jinja_is_digit(s[i]))
+                    i++;
+                enum jinja_tok t = JT_INT;
+                if (i > ds && i + 1 < n && s[i] == '.' && jinja_is_digit(s[i + 1])) {
+                    i++;
+                    while (i < n && jinja_is_digit(s[i]))
+                        i++;
+                    t = JT_FLOAT;
+                }
+                if (!jinja_push(L, i > ds ? t : JT_OP, s + at, i - at, POS(at)))
+                    return -1;
+                continue;
+            }
+        }
         if (s[i] == '{' && i + 1 < n && (s[i + 1] == '%' || s[i + 1] == '{')) {
             if (!jinja_push(L, s[i + 1] == '%' ? JT_OPEN_STMT : JT_OPEN_EXPR, s + i, 2, POS(i)))
                 return -1;
+            if (s[i + 1] == '{')
+                curly = 0;
             i += 2;
-            curly = 0;
             in_tag = 1;
             continue;
         }
@@ -264,67 +402,27 @@ static int jinja_tokenize(struct jinja_lexer *L, const struct jinja_src *S)
             jinja_diag_set(L->d, POS(i), "unexpected character");
             return -1;
         }
+        int matched = 0;
+        for (int k = 0; jinja_ops[k]; k++) {
+            size_t ol = strlen(jinja_ops[k]);
+            if (i + ol <= n && memcmp(s + i, jinja_ops[k], ol) == 0) {
+                if (!jinja_push(L, JT_OP, s + i, ol, POS(i)))
+                    return -1;
+                if (s[i] == '{')
+                    curly++;
+                else if (s[i] == '}')
+                    curly--;
+                i += ol;
+                matched = 1;
+                break;
+            }
+        }
+        if (matched)
+            continue;
         if (s[i] == '\'' || s[i] == '"') {
-            char q = s[i++];
             struct jinja_buf b = {0};
-            while (i < n && s[i] != q) {
-                if (s[i] == '\\') {
-                    if (++i >= n)
-                        break;
-                    char e = s[i++], r;
-                    if (e == 'x' || e == 'u') {
-                        size_t hl = e == 'x' ? 2 : 4;
-                        unsigned cp = 0;
-                        for (size_t h = 0; h < hl; h++) {
-                            char c = i + h < n ? s[i + h] : 0;
-                            int dv = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-                            if (dv < 0) {
-                                free(b.p);
-                                jinja_diag_set(L->d, POS(i - 2), "invalid hexadecimal escape sequence");
-                                return -1;
-                            }
-                            cp = cp * 16 + (unsigned)dv;
-                        }
-                        i += hl;
-                        if (cp < 0x80) {
-                            jinja_buf_addc(&b, (char)cp);
-                        } else if (cp < 0x800) {
-                            jinja_buf_addc(&b, (char)(0xC0 | (cp >> 6)));
-                            jinja_buf_addc(&b, (char)(0x80 | (cp & 0x3F)));
-                        } else {
-                            jinja_buf_addc(&b, (char)(0xE0 | (cp >> 12)));
-                            jinja_buf_addc(&b, (char)(0x80 | ((cp >> 6) & 0x3F)));
-                            jinja_buf_addc(&b, (char)(0x80 | (cp & 0x3F)));
-                        }
-                        continue;
-                    }
-                    switch (e) {
-                    case 'n': r = '\n'; break;
-                    case 't': r = '\t'; break;
-                    case 'r': r = '\r'; break;
-                    case 'b': r = '\b'; break;
-                    case 'f': r = '\f'; break;
-                    case 'v': r = '\v'; break;
-                    case '\'': r = '\''; break;
-                    case '"': r = '"'; break;
-                    case '\\': r = '\\'; break;
-                    default:
-                        free(b.p);
-                        jinja_diag_set(L->d, POS(i - 2), "unsupported escape sequence \\%c", e);
-                        return -1;
-                    }
-                    jinja_buf_addc(&b, r);
-                } else {
-                    jinja_buf_addc(&b, s[i++]);
-                }
-            }
-            if (i >= n) {
-                free(b.p);
-                jinja_diag_set(L->d, POS(at), "unterminated string literal");
-                return -1;
-            }
-            i++;
-            int ok = !b.oom && jinja_push(L, JT_STRING, b.p ? b.p : "", b.n, POS(at));
+            int rc = jinja_lex_string(L, S, &i, &b);
+            int ok = rc == 0 && !b.oom && jinja_push(L, JT_STRING, b.p ? b.p : "", b.n, POS(at));
             free(b.p);
             if (!ok) {
                 jinja_diag_set(L->d, POS(at), "out of memory");
@@ -354,25 +452,8 @@ static int jinja_tokenize(struct jinja_lexer *L, const struct jinja_src *S)
                 return -1;
             continue;
         }
-        int matched = 0;
-        for (int k = 0; jinja_ops[k]; k++) {
-            size_t ol = strlen(jinja_ops[k]);
-            if (i + ol <= n && memcmp(s + i, jinja_ops[k], ol) == 0) {
-                if (!jinja_push(L, JT_OP, s + i, ol, POS(i)))
-                    return -1;
-                if (s[i] == '{')
-                    curly++;
-                else if (s[i] == '}')
-                    curly--;
-                i += ol;
-                matched = 1;
-                break;
-            }
-        }
-        if (!matched) {
-            jinja_diag_set(L->d, POS(i), "unexpected character '%c'", s[i]);
-            return -1;
-        }
+        jinja_diag_set(L->d, POS(i), "unexpected character '%c'", s[i]);
+        return -1;
     }
 #undef POS
     return jinja_push(L, JT_EOF, "", 0, n ? S->pos[n - 1] + 1 : 0) ? 0 : -1;

@@ -1,7 +1,7 @@
 /* Jinja parser: tokens to a syntax tree (recursive descent, depth-limited). */
 #include "jinja_internal.h"
 
-#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,39 +133,141 @@ static struct jinja_node *jp_literal(struct jinja_parser *P, struct jinja_value 
 }
 
 static struct jinja_node *jp_expr(struct jinja_parser *P);
-static struct jinja_node *jp_or(struct jinja_parser *P);
+static struct jinja_node *jp_primary(struct jinja_parser *P);
+static struct jinja_node *jp_call_chain(struct jinja_parser *P, struct jinja_node *callee);
 
-/* Call arguments after "(": positional and name=value. */
-static int jp_args(struct jinja_parser *P, struct jinja_node *call)
+static int jp_depth_in(struct jinja_parser *P)
 {
-    struct jp_list pos = {0}, kw = {0};
+    if (++P->depth > JINJA_MAX_DEPTH) {
+        jinja_diag_set(P->d, jp_peek(P)->pos, "expression nested too deeply");
+        return -1;
+    }
+    return 0;
+}
+
+static void jp_list_drop(struct jp_list *l)
+{
+    free(l->p);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+/* An argument list after "(" up to ")", as HF parses it: commas are
+ * optional, name=value gives a keyword argument (a parameter default when
+ * params), *x and **x unpack. */
+static int jp_arglist(struct jinja_parser *P, int params, struct jinja_node ***out, size_t *nout)
+{
+    struct jp_list l = {0};
+    int saw_kw = 0, saw_spread = 0;
+    if (jp_expect(P, JT_OP, "(", "'('") != 0)
+        return -1;
     while (!jp_is_op(P, ")")) {
-        if (jp_is(P, JT_NAME, NULL) && P->t[P->i + 1].type == JT_OP && strcmp(P->t[P->i + 1].text, "=") == 0) {
-            const char *name = jp_peek(P)->text;
-            P->i += 2;
-            struct jinja_node *v = jp_expr(P);
-            if (!v || jp_list_add(P, &kw, v, name) != 0)
+        size_t pos = jp_peek(P)->pos;
+        int kwspread = jp_is_op(P, "**"), spread = jp_is_op(P, "*");
+        struct jinja_node *arg;
+        if (params && (kwspread || spread)) {
+            jinja_diag_set(P->d, pos, "argument unpacking is not allowed in parameter declarations");
+            goto fail;
+        }
+        if (kwspread) {
+            jp_next(P);
+            if (!(arg = jp_node(P, JN_KWSPREAD, pos)) || !(arg->a = jp_expr(P)) || jp_list_add(P, &l, arg, NULL) != 0)
+                goto fail;
+            if (jp_is_op(P, ","))
+                jp_next(P);
+            if (!jp_is_op(P, ")")) {
+                jp_fail(P, "')': ** must be the final argument");
+                goto fail;
+            }
+            break;
+        }
+        if (spread) {
+            if (saw_spread) {
+                jinja_diag_set(P->d, pos, "only one * argument unpacking is allowed");
+                goto fail;
+            }
+            saw_spread = 1;
+            jp_next(P);
+            if (!(arg = jp_node(P, JN_SPREAD, pos)) || !(arg->a = jp_expr(P)))
                 goto fail;
         } else {
-            struct jinja_node *v = jp_expr(P);
-            if (!v || jp_list_add(P, &pos, v, NULL) != 0)
+            if (!(arg = jp_expr(P)))
                 goto fail;
+            if (jp_is_op(P, "=")) {
+                size_t epos = jp_peek(P)->pos;
+                jp_next(P);
+                if (arg->kind != JN_NAME) {
+                    jinja_diag_set(P->d, epos, params ? "expected an identifier for a parameter"
+                                                      : "expected an identifier for a keyword argument");
+                    goto fail;
+                }
+                struct jinja_node *kw = jp_node(P, JN_KWARG, arg->pos);
+                if (!kw)
+                    goto fail;
+                kw->name = arg->name;
+                if (!(kw->a = jp_expr(P)))
+                    goto fail;
+                arg = kw;
+            }
+            if (params) {
+                if (arg->kind != JN_NAME && arg->kind != JN_KWARG) {
+                    jinja_diag_set(P->d, arg->pos, "expected an identifier for a parameter");
+                    goto fail;
+                }
+                for (size_t k = 0; k < l.n; k++)
+                    if (!strcmp(l.p[k]->name, arg->name)) {
+                        jinja_diag_set(P->d, arg->pos, "duplicate parameter name '%.40s'", arg->name);
+                        goto fail;
+                    }
+            }
+            if (arg->kind == JN_KWARG) {
+                saw_kw = 1;
+            } else if (saw_kw) {
+                jinja_diag_set(P->d, arg->pos, params ? "a parameter without default follows one with a default"
+                                                      : "positional arguments must come before keyword arguments");
+                goto fail;
+            } else if (saw_spread) {
+                jinja_diag_set(P->d, arg->pos, "positional arguments must not follow * argument unpacking");
+                goto fail;
+            }
         }
-        if (!jp_is_op(P, ","))
-            break;
-        jp_next(P);
+        if (jp_list_add(P, &l, arg, NULL) != 0)
+            goto fail;
+        if (jp_is_op(P, ","))
+            jp_next(P);
     }
     if (jp_expect(P, JT_OP, ")", "')'") != 0)
         goto fail;
-    if (jp_list_finish(P, &pos, &call->list, &call->nlist, NULL) != 0)
-        goto fail;
-    return jp_list_finish(P, &kw, &call->list2, &call->nlist2, &call->names);
+    return jp_list_finish(P, &l, out, nout, NULL);
 fail:
-    free(pos.p);
-    free(pos.names);
-    free(kw.p);
-    free(kw.names);
+    jp_list_drop(&l);
     return -1;
+}
+
+/* expr or expr, expr, ... (a tuple); primary_only for loop targets */
+static struct jinja_node *jp_sequence(struct jinja_parser *P, int primary_only)
+{
+    size_t pos = jp_peek(P)->pos;
+    struct jinja_node *e = primary_only ? jp_primary(P) : jp_expr(P);
+    if (!e || !jp_is_op(P, ","))
+        return e;
+    struct jp_list l = {0};
+    if (jp_list_add(P, &l, e, NULL) != 0)
+        return NULL;
+    while (jp_is_op(P, ",")) {
+        jp_next(P);
+        struct jinja_node *x = primary_only ? jp_primary(P) : jp_expr(P);
+        if (!x || jp_list_add(P, &l, x, NULL) != 0) {
+            jp_list_drop(&l);
+            return NULL;
+        }
+    }
+    struct jinja_node *t = jp_node(P, JN_TUPLE, pos);
+    if (!t || jp_list_finish(P, &l, &t->list, &t->nlist, NULL) != 0) {
+        jp_list_drop(&l);
+        return NULL;
+    }
+    return t;
 }
 
 static struct jinja_node *jp_primary(struct jinja_parser *P)
@@ -173,19 +275,15 @@ static struct jinja_node *jp_primary(struct jinja_parser *P)
     const struct jinja_token *k = jp_peek(P);
     size_t pos = k->pos;
     switch (k->type) {
-    case JT_INT: {
-        errno = 0;
-        long long v = strtoll(k->text, NULL, 10);
-        if (errno) {
-            jinja_diag_set(P->d, pos, "integer literal out of range");
-            return NULL;
-        }
+    case JT_INT:
+    case JT_FLOAT: {
+        /* Number(text): a double even for integers (text may have a sign) */
+        struct jinja_value *v = jinja_value_float(strtod(k->text, NULL));
+        if (v && k->type == JT_INT)
+            v->type = JINJA_INT;
         jp_next(P);
-        return jp_literal(P, jinja_value_int(v), pos);
+        return jp_literal(P, v, pos);
     }
-    case JT_FLOAT:
-        jp_next(P);
-        return jp_literal(P, jinja_value_float(strtod(k->text, NULL)), pos);
     case JT_STRING: {
         /* adjacent string literals concatenate */
         struct jinja_buf b = {0};
@@ -201,12 +299,6 @@ static struct jinja_node *jp_primary(struct jinja_parser *P)
     }
     case JT_NAME: {
         jp_next(P);
-        if (!strcmp(k->text, "true") || !strcmp(k->text, "True"))
-            return jp_literal(P, jinja_value_bool(1), pos);
-        if (!strcmp(k->text, "false") || !strcmp(k->text, "False"))
-            return jp_literal(P, jinja_value_bool(0), pos);
-        if (!strcmp(k->text, "none") || !strcmp(k->text, "None"))
-            return jp_literal(P, jinja_value_null(), pos);
         struct jinja_node *nd = jp_node(P, JN_NAME, pos);
         if (nd)
             nd->name = k->text;
@@ -215,83 +307,43 @@ static struct jinja_node *jp_primary(struct jinja_parser *P)
     case JT_OP:
         if (!strcmp(k->text, "(")) {
             jp_next(P);
-            struct jinja_node *e = jp_expr(P);
-            if (!e)
+            if (jp_depth_in(P) != 0)
                 return NULL;
-            if (jp_is_op(P, ",")) { /* tuple: treated as a list */
-                struct jp_list l = {0};
-                if (jp_list_add(P, &l, e, NULL) != 0)
-                    return NULL;
-                while (jp_is_op(P, ",")) {
-                    jp_next(P);
-                    if (jp_is_op(P, ")"))
-                        break;
-                    struct jinja_node *x = jp_expr(P);
-                    if (!x || jp_list_add(P, &l, x, NULL) != 0) {
-                        free(l.p);
-                        free(l.names);
-                        return NULL;
-                    }
-                }
-                e = jp_node(P, JN_LIST, pos);
-                if (!e || jp_list_finish(P, &l, &e->list, &e->nlist, NULL) != 0) {
-                    free(l.p);
-                    free(l.names);
-                    return NULL;
-                }
-            }
-            if (jp_expect(P, JT_OP, ")", "')'") != 0)
+            struct jinja_node *e = jp_sequence(P, 0);
+            P->depth--;
+            if (!e || jp_expect(P, JT_OP, ")", "')'") != 0)
                 return NULL;
             return e;
         }
-        if (!strcmp(k->text, "[")) {
-            jp_next(P);
-            struct jp_list l = {0};
-            while (!jp_is_op(P, "]")) {
-                struct jinja_node *x = jp_expr(P);
-                if (!x || jp_list_add(P, &l, x, NULL) != 0)
-                    goto list_fail;
-                if (!jp_is_op(P, ","))
-                    break;
-                jp_next(P);
-            }
-            if (jp_expect(P, JT_OP, "]", "']'") != 0)
-                goto list_fail;
-            struct jinja_node *nd = jp_node(P, JN_LIST, pos);
-            if (!nd || jp_list_finish(P, &l, &nd->list, &nd->nlist, NULL) != 0)
-                goto list_fail;
-            return nd;
-        list_fail:
-            free(l.p);
-            free(l.names);
-            return NULL;
-        }
-        if (!strcmp(k->text, "{")) {
-            jp_next(P);
+        if (!strcmp(k->text, "[") || !strcmp(k->text, "{")) {
+            int dict = k->text[0] == '{';
+            const char *close = dict ? "}" : "]";
             struct jp_list keys = {0}, vals = {0};
-            while (!jp_is_op(P, "}")) {
-                struct jinja_node *kx = jp_expr(P);
-                if (!kx || jp_list_add(P, &keys, kx, NULL) != 0 || jp_expect(P, JT_OP, ":", "':'") != 0)
-                    goto dict_fail;
-                struct jinja_node *vx = jp_expr(P);
-                if (!vx || jp_list_add(P, &vals, vx, NULL) != 0)
-                    goto dict_fail;
-                if (!jp_is_op(P, ","))
-                    break;
-                jp_next(P);
+            jp_next(P);
+            if (jp_depth_in(P) != 0)
+                return NULL;
+            while (!jp_is_op(P, close)) {
+                struct jinja_node *x = jp_expr(P);
+                if (!x || jp_list_add(P, &keys, x, NULL) != 0)
+                    goto coll_fail;
+                if (dict) {
+                    struct jinja_node *v;
+                    if (jp_expect(P, JT_OP, ":", "':'") != 0 || !(v = jp_expr(P)) || jp_list_add(P, &vals, v, NULL) != 0)
+                        goto coll_fail;
+                }
+                if (jp_is_op(P, ","))
+                    jp_next(P);
             }
-            if (jp_expect(P, JT_OP, "}", "'}'") != 0)
-                goto dict_fail;
-            struct jinja_node *nd = jp_node(P, JN_DICT, pos);
+            jp_next(P);
+            P->depth--;
+            struct jinja_node *nd = jp_node(P, dict ? JN_DICT : JN_LIST, pos);
             if (!nd || jp_list_finish(P, &keys, &nd->list, &nd->nlist, NULL) != 0 ||
                 jp_list_finish(P, &vals, &nd->list2, &nd->nlist2, NULL) != 0)
-                goto dict_fail;
+                goto coll_fail;
             return nd;
-        dict_fail:
-            free(keys.p);
-            free(keys.names);
-            free(vals.p);
-            free(vals.names);
+        coll_fail:
+            jp_list_drop(&keys);
+            jp_list_drop(&vals);
             return NULL;
         }
         break;
@@ -302,109 +354,166 @@ static struct jinja_node *jp_primary(struct jinja_parser *P)
     return NULL;
 }
 
-/* primary followed by .attr, [index], [a:b:c] and (args) */
-static struct jinja_node *jp_postfix(struct jinja_parser *P)
+/* .name, .0, [key], [a:b:c] after an object */
+static struct jinja_node *jp_members(struct jinja_parser *P, struct jinja_node *e)
 {
-    struct jinja_node *e = jp_primary(P);
-    while (e) {
+    while (e && (jp_is_op(P, ".") || jp_is_op(P, "["))) {
         size_t pos = jp_peek(P)->pos;
         if (jp_is_op(P, ".")) {
             jp_next(P);
-            if (!jp_is(P, JT_NAME, NULL) && !jp_is(P, JT_INT, NULL)) {
-                jp_fail(P, "an attribute name");
+            const struct jinja_token *k = jp_peek(P);
+            if (k->type != JT_NAME && k->type != JT_INT) {
+                jp_fail(P, "an identifier or integer after '.'");
                 return NULL;
             }
-            struct jinja_node *nd = jp_node(P, JN_ATTR, pos);
+            struct jinja_node *prop = jp_primary(P);
+            struct jinja_node *nd = prop ? jp_node(P, k->type == JT_NAME ? JN_ATTR : JN_INDEX, pos) : NULL;
             if (!nd)
                 return NULL;
             nd->a = e;
-            nd->name = jp_peek(P)->text;
-            jp_next(P);
+            if (k->type == JT_NAME)
+                nd->name = prop->name;
+            else
+                nd->b = prop;
             e = nd;
-        } else if (jp_is_op(P, "[")) {
-            jp_next(P);
-            struct jinja_node *parts[3] = {NULL, NULL, NULL};
-            int nparts = 0, slice = 0;
-            for (;;) {
-                if (!jp_is_op(P, ":") && !jp_is_op(P, "]")) {
-                    parts[nparts] = jp_expr(P);
-                    if (!parts[nparts])
-                        return NULL;
-                }
-                if (jp_is_op(P, ":") && nparts < 2) {
+            continue;
+        }
+        jp_next(P);
+        struct jinja_node *parts[3] = {NULL, NULL, NULL};
+        size_t nparts = 0;
+        int slice = 0;
+        while (!jp_is_op(P, "]")) {
+            if (jp_is(P, JT_EOF, NULL)) {
+                jp_fail(P, "']'");
+                return NULL;
+            }
+            struct jinja_node *x = NULL;
+            if (jp_is_op(P, ":")) {
+                jp_next(P);
+                slice = 1;
+            } else {
+                if (!(x = jp_expr(P)))
+                    return NULL;
+                if (jp_is_op(P, ":")) {
                     jp_next(P);
                     slice = 1;
-                    nparts++;
-                    continue;
                 }
-                break;
             }
-            if (jp_expect(P, JT_OP, "]", "']'") != 0)
-                return NULL;
-            if (!slice && !parts[0]) {
-                jinja_diag_set(P->d, pos, "empty subscript");
-                return NULL;
-            }
-            struct jinja_node *nd = jp_node(P, slice ? JN_SLICE : JN_INDEX, pos);
-            if (!nd)
-                return NULL;
-            nd->a = e;
-            nd->b = parts[0];
-            if (slice) {
-                nd->c = parts[1];
-                nd->list = jinja_arena_alloc(P->a, sizeof *nd->list);
-                if (!nd->list) {
-                    jinja_diag_set(P->d, pos, "out of memory");
-                    return NULL;
-                }
-                nd->list[0] = parts[2];
-                nd->nlist = 1;
-            } else {
-                nd->b = parts[0];
-            }
-            e = nd;
-        } else if (jp_is_op(P, "(")) {
-            jp_next(P);
-            struct jinja_node *nd = jp_node(P, JN_CALL, e->pos);
-            if (!nd || jp_args(P, nd) != 0)
-                return NULL;
-            nd->a = e;
-            e = nd;
-        } else {
-            break;
+            if (nparts < 3)
+                parts[nparts] = x;
+            nparts++;
         }
-    }
-    return e;
-}
-
-/* x | filter | filter(args) */
-static struct jinja_node *jp_filter(struct jinja_parser *P)
-{
-    struct jinja_node *e = jp_postfix(P);
-    while (e && jp_is_op(P, "|")) {
-        size_t pos = jp_peek(P)->pos;
         jp_next(P);
-        if (!jp_is(P, JT_NAME, NULL)) {
-            jp_fail(P, "a filter name");
+        if (nparts == 0) {
+            jinja_diag_set(P->d, pos, "expected at least one argument for a member or slice expression");
             return NULL;
         }
-        struct jinja_node *nd = jp_node(P, JN_FILTER, pos);
+        if (slice && nparts > 3) {
+            jinja_diag_set(P->d, pos, "expected 0 to 3 arguments for a slice");
+            return NULL;
+        }
+        struct jinja_node *nd = jp_node(P, slice ? JN_SLICE : JN_INDEX, pos);
         if (!nd)
             return NULL;
         nd->a = e;
-        nd->name = jp_peek(P)->text;
-        jp_next(P);
-        if (jp_is_op(P, "(")) {
-            jp_next(P);
-            if (jp_args(P, nd) != 0)
+        nd->b = parts[0];
+        if (slice) {
+            nd->c = parts[1];
+            nd->list = jinja_arena_alloc(P->a, sizeof *nd->list);
+            if (!nd->list) {
+                jinja_diag_set(P->d, pos, "out of memory");
                 return NULL;
+            }
+            nd->list[0] = parts[2];
+            nd->nlist = 1;
         }
         e = nd;
     }
     return e;
 }
 
-/* x is [not] test [ (args) | single argument ] */
+/* callee(args) followed by members and further calls */
+static struct jinja_node *jp_call_chain(struct jinja_parser *P, struct jinja_node *callee)
+{
+    while (callee && jp_is_op(P, "(")) {
+        struct jinja_node *nd = jp_node(P, JN_CALL, callee->pos);
+        if (!nd || jp_arglist(P, 0, &nd->list, &nd->nlist) != 0)
+            return NULL;
+        nd->a = callee;
+        callee = jp_members(P, nd);
+    }
+    return callee;
+}
+
+static struct jinja_node *jp_call_member(struct jinja_parser *P)
+{
+    return jp_call_chain(P, jp_members(P, jp_primary(P)));
+}
+
+/* [-+] unary, then a call/member expression */
+static struct jinja_node *jp_unary(struct jinja_parser *P)
+{
+    if (jp_is_op(P, "-") || jp_is_op(P, "+")) {
+        size_t pos = jp_peek(P)->pos;
+        int neg = jp_is_op(P, "-");
+        jp_next(P);
+        if (jp_depth_in(P) != 0)
+            return NULL;
+        struct jinja_node *x = jp_unary(P);
+        P->depth--;
+        struct jinja_node *nd = x ? jp_node(P, neg ? JN_NEG : JN_POS, pos) : NULL;
+        if (nd)
+            nd->a = x;
+        return nd;
+    }
+    return jp_call_member(P);
+}
+
+/* x | name | name(args); anything but a plain name is an error when applied */
+static struct jinja_node *jp_filter_part(struct jinja_parser *P, struct jinja_node *operand, size_t pos)
+{
+    struct jinja_node *nd = jp_node(P, JN_FILTER, pos);
+    struct jinja_node *f = nd ? jp_primary(P) : NULL;
+    if (!f)
+        return NULL;
+    nd->a = operand;
+    if (f->kind != JN_NAME) {
+        if (operand) { /* in an expression HF rejects it while parsing */
+            jinja_diag_set(P->d, f->pos, "expected an identifier for the filter");
+            return NULL;
+        }
+        nd->flags |= JNF_BAD;
+        nd->name = "";
+        return nd;
+    }
+    nd->name = f->name;
+    if (jp_is_op(P, "(")) {
+        nd->flags |= JNF_CALL;
+        if (jp_arglist(P, 0, &nd->list, &nd->nlist) != 0)
+            return NULL;
+        if (jp_is_op(P, ".") || jp_is_op(P, "[") || jp_is_op(P, "(")) {
+            /* name(args).x or name(args)(more): parsed, fails when applied */
+            struct jinja_node *rest = jp_call_chain(P, jp_members(P, f));
+            if (!rest)
+                return NULL;
+            nd->flags |= JNF_BAD;
+        }
+    }
+    return nd;
+}
+
+static struct jinja_node *jp_filter(struct jinja_parser *P)
+{
+    struct jinja_node *e = jp_unary(P);
+    while (e && jp_is_op(P, "|")) {
+        size_t pos = jp_peek(P)->pos;
+        jp_next(P);
+        e = jp_filter_part(P, e, pos);
+    }
+    return e;
+}
+
+/* x is [not] name (no arguments, as in HF) */
 static struct jinja_node *jp_test(struct jinja_parser *P)
 {
     struct jinja_node *e = jp_filter(P);
@@ -419,28 +528,12 @@ static struct jinja_node *jp_test(struct jinja_parser *P)
             jp_next(P);
         }
         if (!jp_is(P, JT_NAME, NULL)) {
-            jp_fail(P, "a test name");
+            jp_fail(P, "an identifier for the test");
             return NULL;
         }
         nd->a = e;
         nd->name = jp_peek(P)->text;
         jp_next(P);
-        if (jp_is_op(P, "(")) {
-            jp_next(P);
-            if (jp_args(P, nd) != 0)
-                return NULL;
-        } else if (jp_is(P, JT_INT, NULL) || jp_is(P, JT_STRING, NULL) || jp_is(P, JT_FLOAT, NULL)) {
-            struct jinja_node *arg = jp_primary(P);
-            if (!arg)
-                return NULL;
-            nd->list = jinja_arena_alloc(P->a, sizeof *nd->list);
-            if (!nd->list) {
-                jinja_diag_set(P->d, pos, "out of memory");
-                return NULL;
-            }
-            nd->list[0] = arg;
-            nd->nlist = 1;
-        }
         e = nd;
     }
     return e;
@@ -460,36 +553,25 @@ static struct jinja_node *jp_binary(struct jinja_parser *P, const char *op, size
     return nd;
 }
 
-static struct jinja_node *jp_unary(struct jinja_parser *P)
+/* ** is left-associative and binds tighter than * / // % */
+static struct jinja_node *jp_pow(struct jinja_parser *P)
 {
-    if (jp_is_op(P, "-") || jp_is_op(P, "+")) {
-        size_t pos = jp_peek(P)->pos;
-        int neg = jp_is_op(P, "-");
+    struct jinja_node *e = jp_test(P);
+    while (e && jp_is_op(P, "**")) {
+        const struct jinja_token *k = jp_peek(P);
         jp_next(P);
-        if (++P->depth > JINJA_MAX_DEPTH) {
-            jinja_diag_set(P->d, pos, "expression nested too deeply");
-            return NULL;
-        }
-        struct jinja_node *x = jp_unary(P);
-        P->depth--;
-        if (!x || !neg)
-            return x;
-        struct jinja_node *nd = jp_node(P, JN_NEG, pos);
-        if (nd)
-            nd->a = x;
-        return nd;
+        e = jp_binary(P, k->text, k->pos, e, jp_test(P));
     }
-    return jp_test(P);
+    return e;
 }
 
 static struct jinja_node *jp_mul(struct jinja_parser *P)
 {
-    struct jinja_node *e = jp_unary(P);
-    while (e && (jp_is_op(P, "*") || jp_is_op(P, "/") || jp_is_op(P, "//") || jp_is_op(P, "%") ||
-                 jp_is_op(P, "**"))) {
+    struct jinja_node *e = jp_pow(P);
+    while (e && (jp_is_op(P, "*") || jp_is_op(P, "/") || jp_is_op(P, "//") || jp_is_op(P, "%"))) {
         const struct jinja_token *k = jp_peek(P);
         jp_next(P);
-        e = jp_binary(P, k->text, k->pos, e, jp_unary(P));
+        e = jp_binary(P, k->text, k->pos, e, jp_pow(P));
     }
     return e;
 }
@@ -511,16 +593,16 @@ static struct jinja_node *jp_cmp(struct jinja_parser *P)
     while (e) {
         const struct jinja_token *k = jp_peek(P);
         const char *op = NULL;
-        if (k->type == JT_OP && (!strcmp(k->text, "==") || !strcmp(k->text, "!=") || !strcmp(k->text, "<") ||
-                                 !strcmp(k->text, ">") || !strcmp(k->text, "<=") || !strcmp(k->text, ">="))) {
-            op = k->text;
-            jp_next(P);
+        if (jp_is_name(P, "not") && P->t[P->i + 1].type == JT_NAME && !strcmp(P->t[P->i + 1].text, "in")) {
+            op = "not in";
+            P->i += 2;
         } else if (jp_is_name(P, "in")) {
             op = "in";
             jp_next(P);
-        } else if (jp_is_name(P, "not") && P->t[P->i + 1].type == JT_NAME && !strcmp(P->t[P->i + 1].text, "in")) {
-            op = "not in";
-            P->i += 2;
+        } else if (k->type == JT_OP && (!strcmp(k->text, "==") || !strcmp(k->text, "!=") || !strcmp(k->text, "<") ||
+                                        !strcmp(k->text, ">") || !strcmp(k->text, "<=") || !strcmp(k->text, ">="))) {
+            op = k->text;
+            jp_next(P);
         } else {
             break;
         }
@@ -534,10 +616,8 @@ static struct jinja_node *jp_not(struct jinja_parser *P)
     if (jp_is_name(P, "not")) {
         size_t pos = jp_peek(P)->pos;
         jp_next(P);
-        if (++P->depth > JINJA_MAX_DEPTH) {
-            jinja_diag_set(P->d, pos, "expression nested too deeply");
+        if (jp_depth_in(P) != 0)
             return NULL;
-        }
         struct jinja_node *x = jp_not(P);
         P->depth--;
         if (!x)
@@ -575,10 +655,8 @@ static struct jinja_node *jp_or(struct jinja_parser *P)
 /* or_expr [if or_expr [else expr]] */
 static struct jinja_node *jp_expr(struct jinja_parser *P)
 {
-    if (++P->depth > JINJA_MAX_DEPTH) {
-        jinja_diag_set(P->d, jp_peek(P)->pos, "expression nested too deeply");
+    if (jp_depth_in(P) != 0)
         return NULL;
-    }
     struct jinja_node *e = jp_or(P);
     if (e && jp_is_name(P, "if")) {
         size_t pos = jp_peek(P)->pos;
@@ -608,6 +686,16 @@ static int jp_body(struct jinja_parser *P, const char *const *ends, struct jinja
 
 static int jp_stmt_end(struct jinja_parser *P) { return jp_expect(P, JT_CLOSE_STMT, NULL, "'%}'"); }
 
+/* {% word %} that closes a block */
+static int jp_end_tag(struct jinja_parser *P, const char *word)
+{
+    char what[32];
+    snprintf(what, sizeof what, "'%s'", word);
+    if (jp_expect(P, JT_NAME, word, what) != 0)
+        return -1;
+    return jp_stmt_end(P);
+}
+
 static struct jinja_node *jp_if(struct jinja_parser *P, size_t pos)
 {
     static const char *const ends[] = {"elif", "else", "endif", NULL};
@@ -635,14 +723,13 @@ static struct jinja_node *jp_if(struct jinja_parser *P, size_t pos)
         if (jp_stmt_end(P) != 0 || jp_body(P, ends2, &nd->list2, &nd->nlist2) != 0)
             return NULL;
     }
-    if (jp_expect(P, JT_NAME, "endif", "'endif'") != 0 || jp_stmt_end(P) != 0)
+    if (jp_end_tag(P, "endif") != 0)
         return NULL;
     return nd;
 }
 
 static struct jinja_node *jp_statement(struct jinja_parser *P)
 {
-    size_t pos = jp_peek(P)->pos;
     if (jp_expect(P, JT_OPEN_STMT, NULL, "'{%'") != 0)
         return NULL;
     if (!jp_is(P, JT_NAME, NULL)) {
@@ -656,39 +743,17 @@ static struct jinja_node *jp_statement(struct jinja_parser *P)
     if (!strcmp(kw->text, "for")) {
         static const char *const ends[] = {"else", "endfor", NULL};
         struct jinja_node *nd = jp_node(P, JN_FOR, kw->pos);
-        struct jp_list targets = {0};
-        if (!nd)
+        if (!nd || !(nd->c = jp_sequence(P, 1)))
             return NULL;
-        int paren = jp_is_op(P, "(");
-        if (paren)
-            jp_next(P);
-        do {
-            if (!jp_is(P, JT_NAME, NULL)) {
-                free(targets.p);
-                free(targets.names);
-                jp_fail(P, "a loop variable");
-                return NULL;
-            }
-            if (jp_list_add(P, &targets, NULL, jp_peek(P)->text) != 0) {
-                free(targets.p);
-                free(targets.names);
-                return NULL;
-            }
-            jp_next(P);
-        } while (jp_is_op(P, ",") && (jp_next(P), 1));
-        struct jinja_node **dummy = NULL;
-        size_t nd_n = 0;
-        if (jp_list_finish(P, &targets, &dummy, &nd_n, &nd->names) != 0)
+        if (nd->c->kind != JN_NAME && nd->c->kind != JN_TUPLE) {
+            jinja_diag_set(P->d, nd->c->pos, "expected an identifier or tuple for the loop variable");
             return NULL;
-        nd->nnames = nd_n;
-        if (paren && jp_expect(P, JT_OP, ")", "')'") != 0)
+        }
+        if (jp_expect(P, JT_NAME, "in", "'in'") != 0 || !(nd->a = jp_expr(P)))
             return NULL;
-        if (jp_expect(P, JT_NAME, "in", "'in'") != 0 || !(nd->a = jp_or(P)))
-            return NULL;
-        if (jp_is_name(P, "if")) {
-            jp_next(P);
-            if (!(nd->b = jp_expr(P)))
-                return NULL;
+        if (nd->a->kind == JN_COND && !nd->a->c) { /* for x in xs if test */
+            nd->b = nd->a->b;
+            nd->a = nd->a->a;
         }
         if (jp_stmt_end(P) != 0 || jp_body(P, ends, &nd->list, &nd->nlist) != 0)
             return NULL;
@@ -698,153 +763,66 @@ static struct jinja_node *jp_statement(struct jinja_parser *P)
             if (jp_stmt_end(P) != 0 || jp_body(P, ends2, &nd->list2, &nd->nlist2) != 0)
                 return NULL;
         }
-        if (jp_expect(P, JT_NAME, "endfor", "'endfor'") != 0 || jp_stmt_end(P) != 0)
+        if (jp_end_tag(P, "endfor") != 0)
             return NULL;
         return nd;
     }
     if (!strcmp(kw->text, "set")) {
-        struct jinja_node *target = jp_postfix(P);
-        if (!target)
+        /* the target is checked when the statement runs, as in HF */
+        struct jinja_node *nd = jp_node(P, JN_SET, kw->pos);
+        if (!nd || !(nd->a = jp_sequence(P, 0)))
             return NULL;
-        if (target->kind != JN_NAME && !(target->kind == JN_ATTR && target->a->kind == JN_NAME)) {
-            jinja_diag_set(P->d, target->pos, "unsupported assignment target");
-            return NULL;
-        }
-        if (target->kind == JN_NAME && jp_is_op(P, ",")) {
-            /* set a, b = x, y: unpacking into names (target becomes a JN_LIST of names) */
-            struct jp_list names = {0}, vals = {0};
-            struct jinja_node *lst = jp_node(P, JN_LIST, target->pos), *rhs = NULL, *nd = NULL;
-            if (!lst || jp_list_add(P, &names, target, NULL) != 0)
-                goto tuple_fail;
-            while (jp_is_op(P, ",")) {
-                jp_next(P);
-                if (!jp_is(P, JT_NAME, NULL)) {
-                    jp_fail(P, "a variable name");
-                    goto tuple_fail;
-                }
-                struct jinja_node *nm = jp_node(P, JN_NAME, jp_peek(P)->pos);
-                if (!nm)
-                    goto tuple_fail;
-                nm->name = jp_peek(P)->text;
-                jp_next(P);
-                if (jp_list_add(P, &names, nm, NULL) != 0)
-                    goto tuple_fail;
-            }
-            if (jp_expect(P, JT_OP, "=", "'='") != 0 || !(rhs = jp_expr(P)))
-                goto tuple_fail;
-            if (jp_is_op(P, ",")) {
-                struct jinja_node *rl = jp_node(P, JN_LIST, rhs->pos);
-                if (!rl || jp_list_add(P, &vals, rhs, NULL) != 0)
-                    goto tuple_fail;
-                while (jp_is_op(P, ",")) {
-                    jp_next(P);
-                    struct jinja_node *x = jp_expr(P);
-                    if (!x || jp_list_add(P, &vals, x, NULL) != 0)
-                        goto tuple_fail;
-                }
-                if (jp_list_finish(P, &vals, &rl->list, &rl->nlist, NULL) != 0)
-                    goto tuple_fail;
-                rhs = rl;
-            }
-            if (jp_stmt_end(P) != 0 || !(nd = jp_node(P, JN_SET, kw->pos)) ||
-                jp_list_finish(P, &names, &lst->list, &lst->nlist, NULL) != 0)
-                goto tuple_fail;
-            nd->a = lst;
-            nd->b = rhs;
-            return nd;
-        tuple_fail:
-            free(names.p);
-            free(names.names);
-            free(vals.p);
-            free(vals.names);
-            return NULL;
-        }
         if (jp_is_op(P, "=")) {
             jp_next(P);
-            struct jinja_node *nd = jp_node(P, JN_SET, kw->pos);
-            if (!nd || !(nd->b = jp_expr(P)) || jp_stmt_end(P) != 0)
+            if (!(nd->b = jp_sequence(P, 0)) || jp_stmt_end(P) != 0)
                 return NULL;
-            nd->a = target;
             return nd;
         }
         static const char *const ends[] = {"endset", NULL};
-        struct jinja_node *nd = jp_node(P, JN_SET_BLOCK, kw->pos);
-        if (!nd || jp_stmt_end(P) != 0 || jp_body(P, ends, &nd->list, &nd->nlist) != 0 ||
-            jp_expect(P, JT_NAME, "endset", "'endset'") != 0 || jp_stmt_end(P) != 0)
+        if (jp_stmt_end(P) != 0 || jp_body(P, ends, &nd->list, &nd->nlist) != 0 || jp_end_tag(P, "endset") != 0)
             return NULL;
-        nd->a = target;
         return nd;
     }
     if (!strcmp(kw->text, "filter")) {
-        /* {% filter name(args) %}body{% endfilter %}: b is a JN_FILTER without operand */
+        /* {% filter name(args) %}body{% endfilter %}: b is a FILTER without operand */
         static const char *const ends[] = {"endfilter", NULL};
         struct jinja_node *nd = jp_node(P, JN_FILTER_BLOCK, kw->pos);
-        struct jinja_node *f = nd ? jp_node(P, JN_FILTER, jp_peek(P)->pos) : NULL;
-        if (!f)
+        if (!nd || !(nd->b = jp_filter_part(P, NULL, jp_peek(P)->pos)))
             return NULL;
-        if (!jp_is(P, JT_NAME, NULL)) {
-            jp_fail(P, "a filter name");
-            return NULL;
-        }
-        f->name = jp_peek(P)->text;
-        jp_next(P);
-        if (jp_is_op(P, "(")) {
-            jp_next(P);
-            if (jp_args(P, f) != 0)
-                return NULL;
-        }
-        nd->b = f;
-        if (jp_stmt_end(P) != 0 || jp_body(P, ends, &nd->list, &nd->nlist) != 0 ||
-            jp_expect(P, JT_NAME, "endfilter", "'endfilter'") != 0 || jp_stmt_end(P) != 0)
+        if (jp_stmt_end(P) != 0 || jp_body(P, ends, &nd->list, &nd->nlist) != 0 || jp_end_tag(P, "endfilter") != 0)
             return NULL;
         return nd;
     }
-    if (!strcmp(kw->text, "macro")) {
-        static const char *const ends[] = {"endmacro", NULL};
-        struct jinja_node *nd = jp_node(P, JN_MACRO, kw->pos);
-        struct jp_list defs = {0};
+    if (!strcmp(kw->text, "macro") || !strcmp(kw->text, "call")) {
+        int is_call = kw->text[0] == 'c';
+        static const char *const mends[] = {"endmacro", NULL}, *const cends[] = {"endcall", NULL};
+        struct jinja_node *nd = jp_node(P, is_call ? JN_CALL_BLOCK : JN_MACRO, kw->pos);
         if (!nd)
             return NULL;
-        if (!jp_is(P, JT_NAME, NULL)) {
-            jp_fail(P, "a macro name");
+        if (is_call && jp_is_op(P, "(") && jp_arglist(P, 1, &nd->list2, &nd->nlist2) != 0)
+            return NULL;
+        struct jinja_node *name = jp_primary(P);
+        if (!name)
+            return NULL;
+        if (name->kind != JN_NAME) {
+            jinja_diag_set(P->d, name->pos, "expected an identifier after '%s'", kw->text);
             return NULL;
         }
-        nd->name = jp_peek(P)->text;
-        jp_next(P);
-        if (jp_expect(P, JT_OP, "(", "'('") != 0)
-            return NULL;
-        while (!jp_is_op(P, ")")) {
-            if (!jp_is(P, JT_NAME, NULL)) {
-                jp_fail(P, "a parameter name");
-                goto macro_fail;
-            }
-            const char *pname = jp_peek(P)->text;
-            struct jinja_node *def = NULL;
-            jp_next(P);
-            if (jp_is_op(P, "=")) {
-                jp_next(P);
-                if (!(def = jp_expr(P)))
-                    goto macro_fail;
-            }
-            if (jp_list_add(P, &defs, def, pname) != 0)
-                goto macro_fail;
-            if (!jp_is_op(P, ","))
-                break;
-            jp_next(P);
+        if (is_call) {
+            struct jinja_node *call = jp_node(P, JN_CALL, name->pos);
+            if (!call || jp_arglist(P, 0, &call->list, &call->nlist) != 0)
+                return NULL;
+            call->a = name;
+            nd->a = call;
+        } else {
+            nd->name = name->name;
+            if (jp_arglist(P, 1, &nd->list2, &nd->nlist2) != 0)
+                return NULL;
         }
-        if (jp_expect(P, JT_OP, ")", "')'") != 0 || jp_stmt_end(P) != 0)
-            goto macro_fail;
-        if (jp_list_finish(P, &defs, &nd->list2, &nd->nlist2, &nd->names) != 0)
-            goto macro_fail;
-        nd->nnames = nd->nlist2;
-        if (jp_body(P, ends, &nd->list, &nd->nlist) != 0 ||
-            jp_expect(P, JT_NAME, "endmacro", "'endmacro'") != 0 || jp_stmt_end(P) != 0)
+        if (jp_stmt_end(P) != 0 || jp_body(P, is_call ? cends : mends, &nd->list, &nd->nlist) != 0 ||
+            jp_end_tag(P, is_call ? "endcall" : "endmacro") != 0)
             return NULL;
         return nd;
-    macro_fail:
-        free(defs.p);
-        free(defs.names);
-        return NULL;
     }
     if (!strcmp(kw->text, "break") || !strcmp(kw->text, "continue")) {
         struct jinja_node *nd = jp_node(P, kw->text[0] == 'b' ? JN_BREAK : JN_CONTINUE, kw->pos);
@@ -853,7 +831,6 @@ static struct jinja_node *jp_statement(struct jinja_parser *P)
         return nd;
     }
     jinja_diag_set(P->d, kw->pos, "unsupported statement '%.40s'", kw->text);
-    (void)pos;
     return NULL;
 }
 
@@ -876,6 +853,10 @@ static int jp_body(struct jinja_parser *P, const char *const *ends, struct jinja
                 goto fail;
             }
             break;
+        }
+        if (k->type == JT_COMMENT) {
+            jp_next(P);
+            continue;
         }
         if (k->type == JT_TEXT) {
             nd = jp_node(P, JN_TEXT, k->pos);
@@ -912,8 +893,7 @@ static int jp_body(struct jinja_parser *P, const char *const *ends, struct jinja
     P->depth--;
     return jp_list_finish(P, &l, out, nout, NULL);
 fail:
-    free(l.p);
-    free(l.names);
+    jp_list_drop(&l);
     return -1;
 }
 

@@ -34,7 +34,7 @@ struct jinja_value *jinja_value_int(long long i)
 {
     struct jinja_value *v = jinja_new(JINJA_INT);
     if (v)
-        v->u.i = i;
+        v->u.f = (double)i;
     return v;
 }
 
@@ -204,6 +204,10 @@ void jinja_buf_add(struct jinja_buf *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
+    if (b->limit && (n > b->limit || b->n > b->limit - n)) {
+        b->oom = 2;
+        return;
+    }
     if (n >= SIZE_MAX / 2 - b->n) {
         b->oom = 1;
         return;
@@ -293,15 +297,68 @@ void jinja_diag_set(struct jinja_diag *d, size_t pos, const char *fmt, ...)
     va_end(ap);
 }
 
-int jinja_render(const char *tmpl, size_t len, const struct jinja_value *context, char **out,
-                 size_t *out_len, struct jinja_error *err)
+size_t jinja_utf16_len(const char *s, size_t n)
+{
+    size_t units = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c & 0xC0) != 0x80)
+            units += c >= 0xF0 ? 2 : 1;
+    }
+    return units;
+}
+
+/* Lone UTF-16 surrogates are kept inside strings as their 3-byte forms
+ * (ED A0..BF xx). In the final text a high one followed by a low one becomes
+ * the 4-byte character and any other turns into U+FFFD, as Node writes a
+ * JavaScript string out as UTF-8. */
+static void jinja_fix_surrogates(char *p, size_t *n)
+{
+    size_t len = *n, o = 0;
+    if (!memchr(p, 0xED, len))
+        return;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == 0xED && i + 2 < len && ((unsigned char)p[i + 1] & 0xE0) == 0xA0) {
+            unsigned hi = 0xD000u | (((unsigned char)p[i + 1] & 0x3Fu) << 6) | ((unsigned char)p[i + 2] & 0x3Fu);
+            if (hi < 0xDC00 && i + 5 < len && (unsigned char)p[i + 3] == 0xED &&
+                ((unsigned char)p[i + 4] & 0xF0) == 0xB0) {
+                unsigned lo = 0xD000u | (((unsigned char)p[i + 4] & 0x3Fu) << 6) | ((unsigned char)p[i + 5] & 0x3Fu);
+                unsigned cp = 0x10000u + ((hi - 0xD800u) << 10) + (lo - 0xDC00u);
+                p[o++] = (char)(0xF0 | (cp >> 18));
+                p[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                p[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                p[o++] = (char)(0x80 | (cp & 0x3F));
+                i += 6;
+            } else {
+                p[o++] = (char)0xEF;
+                p[o++] = (char)0xBF;
+                p[o++] = (char)0xBD;
+                i += 3;
+            }
+            continue;
+        }
+        p[o++] = p[i++];
+    }
+    p[o] = 0;
+    *n = o;
+}
+
+int jinja_render_limited(const char *tmpl, size_t len, const struct jinja_value *context,
+                         const struct jinja_limits *limits, char **out, size_t *out_len,
+                         struct jinja_error *err)
 {
     struct jinja_arena arena = {0};
     struct jinja_diag d = {0};
     struct jinja_token *toks = NULL;
     size_t ntoks = 0;
     struct jinja_tree tree = {0};
-    struct jinja_buf buf = {0};
+    struct jinja_eval_limits lim = {JINJA_DEFAULT_MAX_BYTES, JINJA_DEFAULT_MAX_STEPS};
+    if (limits && limits->max_bytes)
+        lim.max_bytes = limits->max_bytes;
+    if (limits && limits->max_steps)
+        lim.max_steps = limits->max_steps;
+    struct jinja_buf buf = {.limit = lim.max_bytes};
     int rc = -1;
     *out = NULL;
     if (out_len)
@@ -312,13 +369,14 @@ int jinja_render(const char *tmpl, size_t len, const struct jinja_value *context
         jinja_diag_set(&d, 0, "the context is not an object");
     else if (jinja_lex(tmpl, len, &arena, &toks, &ntoks, &d) == 0 &&
              jinja_parse(toks, ntoks, &arena, &tree, &d) == 0 &&
-             jinja_eval_tree(&tree, context, &buf, &d) == 0) {
+             jinja_eval_tree(&tree, context, &lim, &buf, &d) == 0) {
         if (buf.oom) {
-            jinja_diag_set(&d, 0, "out of memory");
+            jinja_diag_set(&d, 0, buf.oom == 2 ? "the output is too large" : "out of memory");
         } else {
             if (!buf.p)
                 buf.p = calloc(1, 1);
             if (buf.p) {
+                jinja_fix_surrogates(buf.p, &buf.n);
                 *out = buf.p;
                 if (out_len)
                     *out_len = buf.n;
@@ -350,4 +408,10 @@ int jinja_render(const char *tmpl, size_t len, const struct jinja_value *context
     jinja_tree_free(&tree);
     jinja_arena_free(&arena);
     return rc;
+}
+
+int jinja_render(const char *tmpl, size_t len, const struct jinja_value *context, char **out,
+                 size_t *out_len, struct jinja_error *err)
+{
+    return jinja_render_limited(tmpl, len, context, NULL, out, out_len, err);
 }

@@ -297,10 +297,10 @@ static int test_errors(void)
 {
     EXPECT_ERROR("ab\n  {{ raise_exception('bad role') }}", "{}", 2, 6, "bad role");
     EXPECT_ERROR("{% if x %}", "{}", 1, 11, "endif");
-    EXPECT_ERROR("x\n{% call m() %}{% endcall %}", "{}", 2, 4, "unsupported statement");
-    EXPECT_ERROR("{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", "{}", 1, 41, "arguments");
+    EXPECT_ERROR("x\n{% raw %}{% endraw %}", "{}", 2, 4, "unsupported statement 'raw'");
+    EXPECT_ERROR("{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", "{}", 1, 41, "takes not more than 1 argument");
     EXPECT_ERROR("{{ 1 + }}", "{}", 1, 8, "expected an expression");
-    EXPECT_ERROR("{{ 'abc' | nosuchfilter }}", "{}", 1, 10, "unsupported filter");
+    EXPECT_ERROR("{{ 'abc' | nosuchfilter }}", "{}", 1, 10, "unknown filter 'nosuchfilter'");
     EXPECT_ERROR("{{ 'unterminated }}", "{}", 1, 4, "unterminated");
     /* deep nesting fails cleanly */
     char deep[2100];
@@ -651,8 +651,161 @@ static const char *const feature_templates[] = {
 };
 #define NFEAT (sizeof feature_templates / sizeof feature_templates[0])
 
+/* HF 0.5.11's semantics, case by case (JavaScript numbers and equality,
+ * precedence, filters, loops, macros, call blocks, lexer corners); many are
+ * errors in both. */
+static const char *const semantic_templates[] = {
+    "{{ 2 * 3 ** 2 }}|{{ -2 ** 2 }}|{{ - 2 ** 2 }}|{{ -1 | abs }}|{{ -n | abs }}|{{ 2 ** 3 ** 2 }}|{{ 2 ** -1 }}|{{ 2.0 ** 2 }}|{{ true ** 2 }}",
+    "{{ 1 + 2 is number }}",
+    "{{ 0 ** -1 }}",
+    "{{ 7 // 0 }}|{{ 7 % 0 }}|{{ 7 / 0 }}|{{ -7 / 0 }}|{{ 0 / 0 }}|{{ 7.5 // 2 }}|{{ -7 % 3 }}|{{ 7 % -3 }}|{{ 5.5 % 2 }}",
+    "{{ 2 ** 62 }}|{{ 2 ** 70 }}|{{ 99999999999999999999 }}|{{ 9007199254740993 }}|{{ 0.1 + 0.2 }}|{{ 2.0 * 3 }}|{{ 3 // 2.0 }}|{{ -0.0 }}|{{ -0 }}|{{ 1.0 * 100000000000000000000 }}|{{ 2.0 ** 70 }}|{{ 1 / 3 }}|{{ 0.000001 }}|{{ 0.0000001 }}|{{ 123456789.125 }}",
+    "{{ 1 == '1' }}|{{ '' == 0 }}|{{ true == 1 }}|{{ none == x }}|{{ [1] == [1] }}|{{ messages == messages }}|{{ [1, 2] == '1,2' }}|{{ d == '[object Map]' }}|{{ 'a' != 'b' }}|{{ ' 12 ' == 12 }}|{{ '0x10' == 16 }}|{{ 1.0 == 1 }}|{{ false == '' }}|{{ none == false }}|{{ '1e3' == 1000 }}|{{ 'abc' == 0 }}|{{ true == '1' }}",
+    "{{ 1 in [1.0] }}|{{ '1' in [1] }}|{{ 'k' in d }}|{{ 'k' in undefinedvar }}|{{ 'k' not in undefinedvar }}|{{ n in [true] }}|{{ 'ell' in s }}|{{ '' in s }}",
+    "{{ [1] in [[1]] }}",
+    "{{ x in [1] }}",
+    "{{ none in [none] }}",
+    "{{ 1 in 'abc' }}",
+    "{{ 'a' + 2.0 }}|{{ 'a' ~ 2.0 }}|{{ 2.0 ~ 'a' }}|{{ 'x' + [1, 'b', 2.0, none] }}|{{ 'x' ~ d }}|{{ true ~ 1 }}|{{ [1] + 'a' }}|{{ 1 ~ 2 }}|{{ [[1, 2], [3]] ~ '' }}",
+    "{{ '-' * 3 }}",
+    "{{ 'a' < 'b' }}",
+    "{{ 'abc'[0] }}|{{ 'abc'.length }}|{{ e | length }}|{{ e[0] }}|{{ e[0] ~ e[1] }}|{{ e[2] }}|{{ e[-1] }}|{{ e.length }}|{{ e[::-1] }}|{{ ('a' ~ e)[1:2] }}|{{ e[0] | tojson }}|{{ (e[0] ~ 'z') | length }}",
+    "{{ [] | first }}",
+    "{{ 'abc' | first }}",
+    "{{ messages | default }}",
+    "{{ x | default('d') }}|{{ '' | default('d', true) }}|{{ '' | default('d', boolean=true) }}|{{ none | default('d') }}|{{ 0 | default(1, true) }}",
+    "{{ x | default }}",
+    "{{ x | default('d', 1) }}",
+    "{{ 5 | string }}|{{ 5.0 | string }}|{{ [1, 2.0] | string }}|{{ [1, 2.0] | join(',') }}|{{ [none, x, 'a'] | join('-') }}|{{ [[1, 2], 'x', 2.5, true] | join }}|{{ 'abc' | join('-') }}|{{ e | join('.') }}|{{ [d] | join }}",
+    "{{ '3.7' | int }}|{{ '3.7' | float }}|{{ 'x' | int }}|{{ 'x' | int(5) }}|{{ 'x' | float(default=1) }}|{{ 3.7 | int }}|{{ -3.7 | int }}|{{ 3.7 | int(0) }}|{{ true | int }}|{{ '  12abc' | int }}|{{ '1e3' | float }}|{{ '.5' | float }}|{{ '-0' | int }}|{{ true | float }}|{{ 5 | float }}|{{ '5' | int(default=2) }}",
+    "{{ 5 | abs }}|{{ -5.5 | abs }}|{{ d | length }}|{{ d | items | list }}|{{ d | dictsort }}|{{ {'b': 1, 'A': 2, 'a': 3} | dictsort }}|{{ d | keys }}|{{ d | values }}|{{ {'a': 2, 'b': 1} | dictsort(by='value') }}|{{ {'a': 2, 'b': 1} | dictsort(reverse=true) }}|{{ d | get('k') }}|{{ d | items }}",
+    "{{ d | list }}",
+    "{{ d | get }}",
+    "{{ d | string }}",
+    "{{ true | string }}|{{ false | int }}|{{ true | bool }}",
+    "{{ none | string }}",
+    "{{ ['b', 'A', 'a', 'B'] | sort }}|{{ ['b', 'A', 'a', 'B'] | sort(case_sensitive=true) }}|{{ [3, 1.5, true] | sort }}|{{ messages | sort(attribute='role') | map(attribute='role') | join }}|{{ [[1]] | sort }}|{{ ['b', 'a'] | sort(true) }}|{{ [{'a': {'b': 2}}, {'a': {'b': 1}}] | sort(attribute='a.b') }}|{{ [[2, 'x'], [1, 'y']] | sort(attribute=0) }}|{{ [none, none] | sort }}",
+    "{{ [[1], [2]] | sort }}",
+    "{{ [1, 'a'] | sort }}",
+    "{{ [1, 1.0, '1', none, none, true] | unique }}|{{ [1, 2, 3] | reverse }}|{{ (1, 2) | reverse }}|{{ [1, 2] | list }}|{{ [1, 2] | length }}|{{ [1, 2] | last }}",
+    "{{ messages | map(attribute='role') | list }}|{{ [d, {}] | map(attribute='k', default='zz') | list }}|{{ [d] | map(attribute='z.1') | list }}|{{ [d] | map(attribute='z.5') | list }}|{{ [d] | map(attribute='nope') | list }}",
+    "{{ [1] | map(attribute='x') }}",
+    "{{ messages | map('upper') }}",
+    "{{ messages | selectattr('role', 'equalto', 'user') | list }}|{{ messages | rejectattr('role', 'eq', 'user') | map(attribute='role') | join(',') }}|{{ messages | selectattr('content') | list | length }}|{{ messages | selectattr('x') | list }}|{{ messages | rejectattr('x') | list | length }}|{{ [] | selectattr('x', 'odd') | list }}",
+    "{{ messages | selectattr('role', 'nosuchtest') | list }}",
+    "{{ [] | selectattr('a', 'bogus') | list }}",
+    "{{ [1] | selectattr('x') | list }}",
+    "{{ messages | select('x') }}",
+    "{{ messages | selectattr('role', 'equalto') | list }}",
+    "{{ messages | selectattr(n) | list }}",
+    "{{ 'a\\n\\nb' | indent(2, true) }}|{{ 'a\\n\\nb' | indent(2, blank=true) }}|{{ 'a\\nb' | indent(width=3, first=[]) }}|{{ 'a\\nb' | indent }}|{{ 'a\\nb\\n' | indent(1) }}|{{ '' | indent(2, true) }}",
+    "{{ 'a\\nb' | indent('x') }}",
+    "{{ d | tojson(indent=2) }}|{{ d | tojson(2) }}|{{ {'é': 'ü😀\\u007f'} | tojson(ensure_ascii=true) }}|{{ {'b': 1, 'a': 2, 'B': 3, '_c': 4, '1': 5} | tojson(sort_keys=true) }}|{{ d | tojson(separators=(',', ':')) }}|{{ [] | tojson(indent=2) }}|{{ {} | tojson(indent=2) }}|{{ [1, [2, []]] | tojson(indent=1) }}|{{ 'a\\u007f\\x01' | tojson }}|{{ 5 | tojson(indent=-1) }}|{{ x | tojson }}|{{ [x] | tojson }}|{{ [x] }}|{{ [x] | string }}|{{ 2.0 | tojson }}|{{ 0.1 | tojson }}|{{ d | tojson(indent=0) }}|{{ d | tojson(indent=none) }}|{{ [1, 2] | tojson(indent=2, separators=(';', '=')) }}",
+    "{{ [1] | tojson(indent=-1) }}",
+    "{{ (1, 2) | tojson }}",
+    "{{ (1, 2) }}",
+    "{{ d | tojson(indent='2') }}",
+    "{{ 'aaa' | replace('a', 'b', 2) }}|{{ 'aaa' | replace('a', 'b', count=1) }}|{{ 'abc' | replace('', '-') }}|{{ e | replace('', '|') }}|{{ 'aaa'.replace('a', 'b', 0) }}|{{ 'a$&b'.replace('a', '$&') }}|{{ 'aaa'.replace('a', 'b', none) }}|{{ 'aaa'.replace('a', 'b', count=2) }}|{{ 'abab'.replace('ab', '') }}",
+    "{{ ' x ' | trim() }}",
+    "{{ 'x' | upper() }}",
+    "{{ [1] | length() }}",
+    "{{ \"o'neil mc-donald x1y élan hELLO _ab 9z\" | title }}|{{ 'ßa' | capitalize }}|{{ 'éa' | capitalize }}|{{ 'hELLO' | capitalize }}|{{ e | capitalize }}|{{ 'x'.title() }}|{{ 'ab cd'.capitalize() }}",
+    "{{ 'straße ÀÉ àé ÿ' | upper }}|{{ 'ΑΣ ΣΑ Σ' | lower }}|{{ 'İ' | lower | length }}|{{ 'ПРИВЕТ мир' | lower }}|{{ 'привет' | upper }}|{{ 'ÀÉÎ' | lower }}|{{ 'ı' | upper }}",
+    "{{ (1, 2) is iterable }}|{{ [1] is iterable }}|{{ d is iterable }}|{{ 'x' is iterable }}|{{ namespace() is mapping }}|{{ d is mapping }}|{{ d is sequence }}|{{ (1,2) is sequence }}|{{ 3 is odd }}|{{ 'ABC' is upper }}|{{ 5 is lower }}|{{ n is not none }}|{{ n is number and n is integer }}|{{ f is integer }}|{{ f is number }}|{{ 'É' is lower }}|{{ x is undefined }}|{{ raise_exception is callable }}|{{ true is boolean }}|{{ 4 is even }}|{{ b is false }}|{{ n is true }}",
+    "{{ 2.5 is float }}",
+    "{{ 'x' is odd }}",
+    "{{ x is eq }}",
+    "{{ 1 is divisibleby 3 }}",
+    "{{ 1 is divisibleby(3) }}",
+    "{% for x in [1,2,3] %}a{{ x }}{% if x == 2 %}{% break %}{% endif %}b{% endfor %}|{% for x in [1,2,3] %}<{{ x }}{% if x == 2 %}{% continue %}{% endif %}>{% endfor %}|{% for x in [1] %}{% continue %}{% else %}E{% endfor %}|{% for x in [1] %}{% break %}{% else %}F{% endfor %}|{% for x in [1, 2] %}{% for y in [1, 2] %}{% if y == 2 %}{% break %}{% endif %}{{ x }}{{ y }}{% endfor %}{% endfor %}",
+    "{% for x in 'abc' %}{% endfor %}",
+    "{% for x in undefinedvar %}{% endfor %}",
+    "{% for x in none %}{% endfor %}",
+    "{% for x in [1,2] %}{% if loop.first %}{% set y = 'Y' %}{% endif %}{{ y }}{% endfor %}|{% for x in [1] %}{% set z = 1 %}{% endfor %}{{ z }}|{% for a, b in [[1, 2], [3, 4]] %}{{ a }}{{ b }}{% endfor %}|{% for a, b in [] %}{% endfor %}ok|{% for k in d %}{{ k }}{% endfor %}|{% for x in [1,2,3] if x > 1 %}{{ loop.index }}/{{ loop.length }}{{ loop.previtem }}{{ loop.nextitem }};{% endfor %}|{% for x in [1, 2] if n > 5 else [7] %}{{ x }}{% endfor %}|{% for x in [] %}{% else %}{% set w = 1 %}{% endfor %}{{ w }}|{% for (a, b) in d.items() %}{{ a }}{% endfor %}",
+    "{% for a, b in [(1, 2)] %}{% endfor %}",
+    "{% for a, b in [[1]] %}{% endfor %}",
+    "{% break %}",
+    "{% for x in [1] %}{{ loop.cycle('a') }}{% endfor %}",
+    "{% set a.b = 1 %}",
+    "{% set d.k = 1 %}",
+    "{% set ns = namespace(a=1) %}{% set ns.b = 2 %}{{ ns.a }}{{ ns.b }}{{ ns }}|{% if false %}{% set x.y.z = 1 %}{% endif %}ok|{% set a, b = 1, 2 %}{{ a }}{{ b }}|{% set (a, b) = [3, 4] %}{{ a + b }}|{% set t = (1, 2) %}{{ t | length }}|{% set ns2 = namespace(d) %}{{ ns2.k }}|{% set ns3 = namespace([['a', 1]]) %}{{ ns3.a }}|{{ namespace(a=1) }}|{{ namespace() and 'yes' }}|{% set ns4 = namespace(x=[]) %}{{ ns4.x }}{{ ns4.items }}|{% set ns.c = ns %}{{ ns.c.a }}",
+    "{% set t = 1, 2 %}{{ t }}",
+    "{% set ns = namespace() %}{{ ns | length }}",
+    "{% set ns = namespace() %}{% set ns['x'] = 1 %}",
+    "{% set ns = namespace() %}{% set ns[y] = 1 %}{{ ns.y }}",
+    "{{ namespace(1, 2) }}",
+    "{% macro m(a, b=a ~ '!') %}{{ a }}{{ b }}{% endmacro %}{{ m('x') }}|{% macro m2(a) %}{{ a }}{{ kwargs }}{{ varargs }}{% endmacro %}{{ m2(1, 2, 3, k=4) }}|{% macro m3() %}{{ v }}{% endmacro %}{% for v in [1, 2] %}{{ m3() }}{% endfor %}|{% macro m4(a, b) %}[{{ a }}|{{ b }}]{% endmacro %}{{ m4(b=2, a=1) }}{{ m4(1) }}{{ m4() }}|{% set z = 5 %}{% macro m5(a=z) %}{{ a }}{% endmacro %}{{ m5() }}{{ m5(a=none) }}|{{ m4 is callable }}",
+    "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, z=2) }}",
+    "{% macro m(a, a) %}{% endmacro %}",
+    "{% macro m(a=1, b) %}{% endmacro %}",
+    "{% macro m(a) %}{% endmacro %}{{ m(a=1, 2) }}",
+    "{% macro m(*a) %}{% endmacro %}",
+    "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}{% call wrap('b') %}bold {{ n }}{% endcall %}|{% macro each(items) %}{% for i in items %}{{ caller(i) }}{% endfor %}{% endmacro %}{% call(x) each([1, 2]) %}[{{ x }}]{% endcall %}|{% call(x, y='d') each([1]) %}{{ x }}{{ y }}{% endcall %}|{% for m in messages %}{% call wrap('i') %}{{ m.role }}{% endcall %}{% endfor %}|{% call wrap(tag='u') %}x{% endcall %}|{% call wrap('o') %}{% call wrap('i') %}in{% endcall %}{% endcall %}|{% macro twice() %}{{ caller() }}{{ caller() }}{% endmacro %}{% call twice() %}t{% endcall %}|{% macro q() %}{{ caller is defined }}{% endmacro %}{{ q() }}{% call q() %}{% endcall %}",
+    "{% macro each(items) %}{% for i in items %}{{ caller(i, 2) }}{% endfor %}{% endmacro %}{% call(x) each([1]) %}{% endcall %}",
+    "{% call nope() %}x{% endcall %}",
+    "{% macro w() %}{{ caller() }}{% endmacro %}{% call(a, a) w() %}{% endcall %}",
+    "{% call d.get() %}{% endcall %}",
+    "{% macro w() %}{{ caller() }}{% endmacro %}{% call w %}{% endcall %}",
+    "{% macro w() %}{{ caller(k=1) }}{% endmacro %}{% call(k) w() %}{{ k }}{% endcall %}|{% macro w2() %}{{ caller(1, 2) }}{% endmacro %}{% call w2() %}{{ varargs }}{% endcall %}|{% macro w3() %}{{ caller(j=3) }}{% endmacro %}{% call w3() %}{{ kwargs }}{% endcall %}",
+    "{% macro w() %}{{ caller(k=1) }}{% endmacro %}{% call w() %}{% endcall %}",
+    "{% filter upper %}a{{ n }}{% endfilter %}|{% filter trim %}  x  {% endfilter %}|{% filter indent(2) %}a{{ '\\n' }}b{% endfilter %}|{% if false %}{% filter 'x' %}{% endfilter %}{% endif %}ok|{% filter replace('a', 'b') %}aa{% endfilter %}|{% filter tojson %}q\"{% endfilter %}|{% filter length %}abc{% endfilter %}",
+    "{% filter 'x' %}{% endfilter %}",
+    "{% filter upper() %}x{% endfilter %}",
+    "a {# x #}{#- y #}b|a {# x #}{%- if true %}b{% endif %}|{{ -1 }}|{{ [1,2,3][-1] }}|{{ 5-1 }}|{{ 5 -1 }}|{{ n if false else -1 }}|{{ {'a': 1}['a'] }}|{{ {'a': {'b': 2}} }}|{{ {'a':{'b':1}}}}|{{ [1 2 3] }}|{{ {'a': 1 'b': 2} }}|{{ range(3) | list }}|{{ [1,] }}|{{ 'abc'[1 2] }}|{{ 'ab' 'cd' }}|{{ \"\\x41\\u00e9\" }}|{{ '\\ud83d\\ude00' }}|{{ '\\ud83d' }}|{{ '\\ud83d' ~ '\\ude00' }}|{{ '\\ud83d' | tojson }}|{{ '\\ud83d' | length }}|{{ +1 }}|{{ - -1 }}|{{ -1.5 }}|{{ 1.5.real }}",
+    "{{ (1,) }}",
+    "{{ () }}",
+    "{{ {}-1 }}",
+    "{{ x[] }}",
+    "{{ x[1:2:3:4] }}",
+    "{{ [1, 2, 3][::] }}|{{ [1, 2, 3][:] }}|{{ [1, 2, 3][::0] }}|{{ [1,2,3,4,5][-2:0:-1] }}|{{ 'hello'[10:] }}|{{ [1, 2, 3][-10:2] }}",
+    "{{ [1, 2][none:] }}",
+    "{{ [1, 2][1.5] }}",
+    "{{ 5[0] }}",
+    "a  {% generation %} b {% endgeneration %}  c|a  {% generation -%}  b  {%- endgeneration %}  c|x {%- generation %}y{% endgeneration -%} z",
+    "{{ range(1, 10, 3) | list }}|{{ range(5, 0, -2) | list }}|{{ range(0.5, 3) | list }}|{{ range(0) | list }}|{{ range() | list }}|{{ range(3)[1] }}",
+    "{{ range(1, 2, 0) }}",
+    "{{ raise_exception('boom') }}",
+    "{{ none }}{{ None }}{{ True }}{{ False }}|{% set none = 1 %}{{ none }}|{% set True = 'T' %}{{ True }}",
+    "{{ x.y }}|{{ none.y }}|{{ 5 .y }}|{{ [1,2].length }}|{{ 'x'.foo }}|{{ messages[0].content.upper() }}|{{ loop }}|{{ n.real }}|{{ true.x }}",
+    "{{ x[0] }}",
+    "{{ none[0] }}",
+    "{{ d[0] }}",
+    "{{ ' a  b '.split() }}|{{ ' a  b '.split(none, 1) }}|{{ 'a,b,c'.split(',', 1) }}|{{ 'a,b,c'.split(',', -2) }}|{{ 'a,b,c'.split(',', 0) }}|{{ 'a b c'.split(none, 0) }}|{{ ',a,,b,'.split(',') }}|{{ 'a\\u3000b'.split() }}|{{ ''.split() }}|{{ ''.split(',') }}|{{ 'abc'.split('abc') }}",
+    "{{ 'abc'.split('') }}",
+    "{{ 'a b'.split(sep=' ') }}",
+    "{{ 'abc'.startswith(('x', 'a')) }}|{{ 'abc'.endswith(['c']) }}|{{ 'abc'.startswith('') }}|{{ s.endswith('xhello') }}",
+    "{{ 'abc'.startswith() }}",
+    "{{ 'abc'.startswith(1) }}",
+    "{{ d.get('zz') }}|{{ d.get('zz', 3) }}|{{ d.get('k', 3) }}|{{ d.keys() }}|{{ d.values() }}|{{ d.items() }}|{{ d.dictsort() }}|{{ {'b': 2, 'a': 1}.dictsort() }}",
+    "{{ d.get(1) }}",
+    "{{ ' \\u00a0x\\u2003 '.strip() }}|{{ 'xx'.strip('x') }}|{{ ' a '.lstrip() }}.|{{ ' a '.rstrip() }}.",
+    "{{ undefinedfn() }}",
+    "{{ s() }}",
+    "{{ n.x.y }}",
+    "{{ 'a' if true }}|{{ 'a' if false }}|{{ 'a' if n else 'b' if true else 'c' }}|{{ 1 if 0 else 2 if 0 else 3 }}",
+    "{{ not 0 }}|{{ not not 'x' }}|{{ not [] }}|{{ not namespace() }}|{{ 0 or 'b' }}|{{ 'a' and 'b' }}|{{ [] or {} }}|{{ none or x }}|{{ x and 1 }}",
+    "{{ -'a' }}",
+    "{{ -true }}|{{ +false }}|{{ -n }}|{{ -f }}|{{ -(1.0) }}",
+    "{{ f(*[1, 2]) }}",
+    "{% macro m(a, b) %}{{ a }}{{ b }}{% endmacro %}{{ m(*[1, 2]) }}|{{ m(**{'a': 3, 'b': 4}) }}|{{ m(5, **{'b': 6}) }}|{{ m(*[7], b=8) }}",
+    "{% macro m(a, b) %}{{ a }}{{ b }}{% endmacro %}{{ m(*(7,), b=8) }}",
+    "{% macro m(a) %}{% endmacro %}{{ m(*5) }}",
+    "{% macro m(a) %}{% endmacro %}{{ m(**[1]) }}",
+    "{% macro m(a) %}{% endmacro %}{{ m(a=1, **{'a': 2}) }}",
+    "{% macro m(a) %}{% endmacro %}{{ m(**{'a': 1}, 2) }}",
+    "{{ range(*[2]) | list }}",
+    "{{ 'x' ~ none }}",
+    "{{ 1 < none }}",
+    "{{ [1, 2] + (3, 4) }}|{{ (1, 2) + [3] }}",
+    "{{ messages | length > 2 }}|{{ messages|length - 1 }}|{{ 2 * messages|length }}",
+    "{{ -messages|length }}",
+    "{{ 'x' + [none, x, none] }}|{{ [none, x] | unique | length }}|{{ [[none]] | join }}|{{ [none] ~ '' }}",
+    "{{ messages | selectattr('role', 'equalto', 'system') | map(attribute='content') | first }}",
+};
+#define NSEM (sizeof semantic_templates / sizeof semantic_templates[0])
+
 static const char feature_context[] =
-    "{\"n\":1,\"f\":2.5,\"b\":false,\"s\":\"hello\",\"d\":{\"k\":\"v\",\"z\":[1,2]},\"y\":null,"
+    "{\"n\":1,\"f\":2.5,\"b\":false,\"s\":\"hello\",\"e\":\"\\ud83d\\ude00x\",\"d\":{\"k\":\"v\",\"z\":[1,2]},\"y\":null,"
     "\"messages\":[{\"role\":\"system\",\"content\":\"sys\"},{\"role\":\"user\",\"content\":\"hi \\u00e9\"},"
     "{\"role\":\"assistant\",\"content\":\"yo\"}]}";
 
@@ -781,6 +934,18 @@ static int test_strftime(void)
     return 0;
 }
 
+static int test_oracle_semantics(void)
+{
+    if (!have_oracle())
+        return 1;
+    char label[32];
+    for (size_t i = 0; i < NSEM; i++) {
+        snprintf(label, sizeof label, "semantics %zu", i);
+        compare_with_oracle(label, semantic_templates[i], feature_context);
+    }
+    return oracle_flush();
+}
+
 static int test_oracle_features(void)
 {
     if (!have_oracle())
@@ -883,6 +1048,7 @@ int main(void)
     RUN(test_oracle_llama3);
     RUN(test_oracle_llama2);
     RUN(test_oracle_features);
+    RUN(test_oracle_semantics);
     RUN(test_oracle_tools);
     RUN(test_strftime);
     RUN(test_mutations);
