@@ -450,15 +450,19 @@ int bibim_token_is_end(const bibim_model *model, bibim_token token);
 typedef struct bibim_context bibim_context;
 
 typedef struct bibim_context_params {
-    uint32_t n_ctx;   /* context window in tokens; 0 (default) = the model's, at most 4096 */
+    uint32_t n_ctx;   /* context window in tokens, per sequence slot; 0 (default) = the model's, at most 4096 */
     int n_threads;    /* 0 (default) = the number of physical cores */
-    uint32_t n_batch; /* tokens evaluated per step of prompt processing; 0 (default) = 512 */
+    uint32_t n_batch; /* most tokens one forward pass takes (prompt chunks, bibim_context_eval_batch);
+                         0 (default) = 512; at most n_ctx * n_seq */
+    uint32_t n_seq;   /* sequence slots, 1 (default; 0 means 1) to 1024, each with its own KV cache of
+                         n_ctx positions: the KV memory is n_seq times one sequence's, 4 * n_ctx *
+                         n_layer * n_head_kv * head_dim bytes a slot (128 MiB for Llama 3.2 1B at 4096) */
 } bibim_context_params;
 
 bibim_context_params bibim_context_default_params(void);
 
 /* Creates a context on `model`, which must outlive it. Each context has its
- * own KV cache; use one context from one thread at a time. On failure *out is
+ * own KV caches; use one context from one thread at a time. On failure *out is
  * a handle carrying the message, as with bibim_model_load. */
 bibim_status bibim_context_create(const bibim_model *model, const bibim_context_params *params,
                                   bibim_context **out);
@@ -466,7 +470,9 @@ void bibim_context_free(bibim_context *ctx);
 const char *bibim_context_errmsg(const bibim_context *ctx);
 
 uint32_t bibim_context_n_ctx(const bibim_context *ctx);
-/* Tokens in the KV cache (the position the next token gets). */
+uint32_t bibim_context_n_batch(const bibim_context *ctx); /* after defaults and the n_ctx * n_seq cap */
+uint32_t bibim_context_n_seq(const bibim_context *ctx);
+/* Tokens in the KV cache of slot 0 (the position the next token gets). */
 uint32_t bibim_context_n_past(const bibim_context *ctx);
 /* The instruction-set level of the kernels in use: "scalar", "avx2",
  * "avx512", "neon" or "dotprod": the best the CPU has, unless the
@@ -482,12 +488,64 @@ const char *bibim_context_cpu_level(const bibim_context *ctx);
  * token id out of range (the message names it and its index). */
 bibim_status bibim_context_eval(bibim_context *ctx, const bibim_token *tokens, int64_t n, float *all_logits);
 
-/* n_vocab logits after the last evaluated token; valid until the next eval. */
+/* n_vocab logits after slot 0's last evaluated token (NULL if unknown);
+ * valid until the next eval. */
 const float *bibim_context_logits(const bibim_context *ctx);
 
 /* Forgets every position >= n_keep (n_keep <= n_past), so a conversation
  * can continue from a shared prefix without evaluating it again. */
 bibim_status bibim_context_truncate(bibim_context *ctx, uint32_t n_keep);
+
+/* Several sequences at once. A context holds n_seq independent sequences
+ * in slots 0 .. n_seq-1, each with its own KV cache and n_past. The calls
+ * above act on slot 0 (and so does bibim_generate); those below name the
+ * slot. bibim_context_eval_batch evaluates tokens of several slots in one
+ * forward pass: the matrix products run once over all of them (the weights
+ * are read from memory once per pass, however many sequences share it),
+ * while each token attends only to its own slot's cache. A server's step is
+ * typically the next token of every running sequence plus a chunk of a
+ * prompt being prefilled. The logits after a token are bit-identical
+ * whether it is evaluated alone (bibim_context_eval) or in any batch, and
+ * whatever the thread count. */
+
+typedef struct bibim_batch {
+    int64_t n_tokens;              /* 1 .. n_batch */
+    const bibim_token *tokens;     /* [n_tokens] */
+    /* [n_tokens] the slot of each token. The tokens of one slot are
+     * consecutive (one run per slot) and take its next positions, n_past
+     * onwards, in order. */
+    const int32_t *seq;
+    /* [n_tokens] non-zero where the logits after that token are wanted
+     * (typically the last token of each run), or NULL for none. */
+    const uint8_t *want_logits;
+    /* n_vocab floats for each token with want_logits set, in batch order:
+     * row i for the i-th such token. May be NULL only if none is set. */
+    float *logits;
+} bibim_batch;
+
+/* Evaluates a batch and appends each slot's tokens to its cache. Checks
+ * everything before evaluating anything; on failure nothing changes and the
+ * message names the token index or slot: BIBIM_ERR_INVALID_ARG for a missing
+ * array, n_tokens < 1 or > n_batch, a slot out of range, a slot whose tokens
+ * are not consecutive, a token id out of range, or wanted logits without
+ * rows for them; BIBIM_ERR_CONTEXT_FULL if a slot's n_past + its tokens >
+ * n_ctx. bibim_context_logits() afterwards: the logits after slot 0's last
+ * token if the batch had slot 0 tokens and wanted that one's logits, NULL
+ * if it had slot 0 tokens but did not want them, unchanged otherwise. */
+bibim_status bibim_context_eval_batch(bibim_context *ctx, const bibim_batch *batch);
+
+/* Tokens in slot `seq`'s cache, or -1 if there is no such slot. */
+int64_t bibim_context_seq_n_past(const bibim_context *ctx, int32_t seq);
+
+/* Forgets the positions >= n_keep of slot `seq` (n_keep <= its n_past); 0
+ * empties the slot. Other slots are untouched. */
+bibim_status bibim_context_seq_truncate(bibim_context *ctx, int32_t seq, uint32_t n_keep);
+
+/* Makes slot `dst` hold the first n positions of slot `src` (n <= src's
+ * n_past), dropping whatever dst held; its n_past becomes n. A copy of the
+ * cached keys and values, so a server can start a request from a prompt
+ * prefix another slot has already evaluated. src == dst truncates. */
+bibim_status bibim_context_seq_copy(bibim_context *ctx, int32_t src, int32_t dst, uint32_t n);
 
 /* ------------------------------------------------------------------------ */
 /* Sampling                                                                 */

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { DEFAULT_N_CTX_CAP = 4096, DEFAULT_N_BATCH = 512 };
+enum { DEFAULT_N_CTX_CAP = 4096, DEFAULT_N_BATCH = 512, MAX_N_SEQ = 1024 };
 
 bibim_context_params bibim_context_default_params(void) {
-    bibim_context_params p = {.n_ctx = 0, .n_threads = 0, .n_batch = 0};
+    bibim_context_params p = {.n_ctx = 0, .n_threads = 0, .n_batch = 0, .n_seq = 1};
     return p;
 }
 
@@ -30,9 +30,16 @@ static bibim_status context_fail(bibim_context *c, bibim_status st, const char *
 
 const char *bibim_context_errmsg(const bibim_context *c) { return c ? c->errmsg : "no context"; }
 uint32_t bibim_context_n_ctx(const bibim_context *c) { return c->n_ctx; }
+uint32_t bibim_context_n_batch(const bibim_context *c) { return c->n_batch; }
+uint32_t bibim_context_n_seq(const bibim_context *c) { return c->n_seq; }
 uint32_t bibim_context_n_past(const bibim_context *c) { return c->n_past ? c->n_past[0] : 0; }
 const char *bibim_context_cpu_level(const bibim_context *c) { return cpu_level_name(c->cpu); }
 const float *bibim_context_logits(const bibim_context *c) { return c->has_logits ? c->logits : NULL; }
+
+int64_t bibim_context_seq_n_past(const bibim_context *c, int32_t seq) {
+    if (!c || !c->n_past || seq < 0 || (uint32_t)seq >= c->n_seq) return -1;
+    return c->n_past[seq];
+}
 
 static void free_scratch(forward_scratch *s) {
     free(s->x), free(s->xb), free(s->q), free(s->k), free(s->v), free(s->att);
@@ -48,6 +55,7 @@ void bibim_context_free(bibim_context *c) {
     free_scratch(&c->s);
     free(c->logits);
     free(c->n_past);
+    free(c->batch_count);
     free(c);
 }
 
@@ -114,8 +122,10 @@ static bibim_status alloc_scratch(bibim_context *c) {
     s->rows = malloc((size_t)nb * sizeof *s->rows);
     c->logits = alloc_floats(hp->n_vocab);
     c->n_past = calloc(c->n_seq, sizeof *c->n_past);
+    c->batch_count = calloc(c->n_seq, sizeof *c->batch_count);
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up || !s->out || !s->act ||
-        !s->scores || !s->v_lanes || !s->q16 || !s->seq || !s->pos || !s->rows || !c->logits || !c->n_past)
+        !s->scores || !s->v_lanes || !s->q16 || !s->seq || !s->pos || !s->rows || !c->logits || !c->n_past ||
+        !c->batch_count)
         return context_fail(c, BIBIM_ERR_NOMEM, "out of memory for the scratch of a batch of %u tokens", c->n_batch);
     return BIBIM_OK;
 }
@@ -144,7 +154,10 @@ static bibim_status set_sizes(bibim_context *c, const bibim_context_params *p) {
                         : (uint32_t)(hp->n_ctx_train < DEFAULT_N_CTX_CAP ? hp->n_ctx_train : DEFAULT_N_CTX_CAP);
     if (c->n_ctx > (1u << 24))
         return context_fail(c, BIBIM_ERR_INVALID_ARG, "n_ctx %u is larger than 16777216", c->n_ctx);
-    c->n_seq = 1; /* one sequence slot for now */
+    c->n_seq = p->n_seq ? p->n_seq : 1;
+    if (c->n_seq > MAX_N_SEQ)
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "n_seq is %u; it must be from 1 to %d", c->n_seq, MAX_N_SEQ);
+    /* A batch never holds more tokens than all slots have positions. */
     uint64_t positions = (uint64_t)c->n_ctx * c->n_seq;
     c->n_batch = p->n_batch ? p->n_batch : DEFAULT_N_BATCH;
     if (c->n_batch > positions) c->n_batch = (uint32_t)positions;
@@ -220,11 +233,129 @@ bibim_status bibim_context_eval(bibim_context *c, const bibim_token *tokens, int
 }
 
 bibim_status bibim_context_truncate(bibim_context *c, uint32_t n_keep) {
+    return bibim_context_seq_truncate(c, 0, n_keep);
+}
+
+/* ---- sequence slots ---- */
+
+static bibim_status check_slot(bibim_context *c, const char *what, int32_t seq) {
+    if (seq < 0 || (uint32_t)seq >= c->n_seq)
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "%s slot %d is out of range: the context has %u slots (0 to %u)",
+                            what, seq, c->n_seq, c->n_seq - 1);
+    return BIBIM_OK;
+}
+
+bibim_status bibim_context_seq_truncate(bibim_context *c, int32_t seq, uint32_t n_keep) {
     if (!c || !c->pool) return BIBIM_ERR_INVALID_ARG;
-    if (n_keep > c->n_past[0])
-        return context_fail(c, BIBIM_ERR_INVALID_ARG, "cannot keep %u positions: the context holds %u", n_keep,
-                            c->n_past[0]);
-    if (n_keep < c->n_past[0]) c->has_logits = 0; /* the logits belonged to a forgotten token */
-    c->n_past[0] = n_keep;
+    bibim_status st = check_slot(c, "the", seq);
+    if (st != BIBIM_OK) return st;
+    if (n_keep > c->n_past[seq])
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "cannot keep %u positions: slot %d holds %u", n_keep, seq,
+                            c->n_past[seq]);
+    if (seq == 0 && n_keep < c->n_past[0]) c->has_logits = 0; /* the logits belonged to a forgotten token */
+    c->n_past[seq] = n_keep;
+    return BIBIM_OK;
+}
+
+bibim_status bibim_context_seq_copy(bibim_context *c, int32_t src, int32_t dst, uint32_t n) {
+    if (!c || !c->pool) return BIBIM_ERR_INVALID_ARG;
+    bibim_status st = check_slot(c, "source", src);
+    if (st == BIBIM_OK) st = check_slot(c, "destination", dst);
+    if (st != BIBIM_OK) return st;
+    if (n > c->n_past[src])
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "cannot copy %u positions: source slot %d holds %u", n, src,
+                            c->n_past[src]);
+    if (src == dst) return bibim_context_seq_truncate(c, dst, n);
+    size_t bytes = (size_t)n * (size_t)c->kv.kv_dim * sizeof(uint16_t);
+    for (int l = 0; l < c->model->hp.n_layer; l++) {
+        memcpy(c->kv.k + kv_offset(c, dst, l), c->kv.k + kv_offset(c, src, l), bytes);
+        memcpy(c->kv.v + kv_offset(c, dst, l), c->kv.v + kv_offset(c, src, l), bytes);
+    }
+    c->n_past[dst] = n;
+    if (dst == 0) c->has_logits = 0; /* slot 0's logits belonged to what it held */
+    return BIBIM_OK;
+}
+
+/* ---- batches over several slots ---- */
+
+/* The arrays and sizes of a batch. */
+static bibim_status check_batch_shape(bibim_context *c, const bibim_batch *b) {
+    if (!b) return context_fail(c, BIBIM_ERR_INVALID_ARG, "no batch given");
+    if (!b->tokens || !b->seq)
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "the batch has no %s array", !b->tokens ? "tokens" : "seq");
+    if (b->n_tokens < 1 || b->n_tokens > (int64_t)c->n_batch)
+        return context_fail(c, BIBIM_ERR_INVALID_ARG, "a batch of %lld tokens: it must hold 1 to n_batch = %u",
+                            (long long)b->n_tokens, c->n_batch);
+    for (int64_t i = 0; b->want_logits && !b->logits && i < b->n_tokens; i++)
+        if (b->want_logits[i])
+            return context_fail(c, BIBIM_ERR_INVALID_ARG, "token %lld wants logits but the batch has no logits rows",
+                                (long long)i);
+    return BIBIM_OK;
+}
+
+/* Each token: its slot in range, its slot's run unbroken, its id in range.
+ * Counts each slot's tokens into batch_count. */
+static bibim_status check_batch_tokens(bibim_context *c, const bibim_batch *b) {
+    int32_t n_vocab = c->model->hp.n_vocab;
+    memset(c->batch_count, 0, c->n_seq * sizeof *c->batch_count);
+    for (int64_t i = 0; i < b->n_tokens; i++) {
+        int32_t s = b->seq[i];
+        if (s < 0 || (uint32_t)s >= c->n_seq)
+            return context_fail(c, BIBIM_ERR_INVALID_ARG,
+                                "token %lld: slot %d is out of range: the context has %u slots (0 to %u)",
+                                (long long)i, s, c->n_seq, c->n_seq - 1);
+        if (i > 0 && b->seq[i - 1] != s && c->batch_count[s] > 0)
+            return context_fail(c, BIBIM_ERR_INVALID_ARG,
+                                "token %lld: slot %d appears again after other slots; a slot's tokens must be "
+                                "consecutive in the batch", (long long)i, s);
+        c->batch_count[s]++;
+        if (b->tokens[i] < 0 || b->tokens[i] >= n_vocab)
+            return context_fail(c, BIBIM_ERR_INVALID_ARG, "token %d at index %lld is out of range [0, %d)",
+                                b->tokens[i], (long long)i, n_vocab);
+    }
+    return BIBIM_OK;
+}
+
+/* Every slot's tokens fit after what it holds. */
+static bibim_status check_batch_fits(bibim_context *c) {
+    for (uint32_t s = 0; s < c->n_seq; s++)
+        if (c->batch_count[s] > c->n_ctx - c->n_past[s])
+            return context_fail(c, BIBIM_ERR_CONTEXT_FULL,
+                                "slot %u: %u tokens do not fit: it holds %u of %u positions", s, c->batch_count[s],
+                                c->n_past[s], c->n_ctx);
+    return BIBIM_OK;
+}
+
+/* Slot 0's logits after a batch: a copy of its last token's row if that
+ * was wanted, else unknown; untouched if slot 0 had no tokens. */
+static void keep_slot0_logits(bibim_context *c, const bibim_batch *b) {
+    int64_t last = -1, row = -1, n_rows = 0;
+    for (int64_t i = 0; i < b->n_tokens; i++) {
+        int wanted = b->want_logits && b->want_logits[i];
+        if (b->seq[i] == 0) last = i, row = wanted ? n_rows : -1;
+        n_rows += wanted;
+    }
+    if (last < 0) return;
+    c->has_logits = row >= 0;
+    if (row >= 0) {
+        size_t n_vocab = (size_t)c->model->hp.n_vocab;
+        memcpy(c->logits, b->logits + (size_t)row * n_vocab, n_vocab * sizeof(float));
+    }
+}
+
+bibim_status bibim_context_eval_batch(bibim_context *c, const bibim_batch *b) {
+    if (!c || !c->pool) return BIBIM_ERR_INVALID_ARG;
+    bibim_status st = check_batch_shape(c, b);
+    if (st == BIBIM_OK) st = check_batch_tokens(c, b);
+    if (st == BIBIM_OK) st = check_batch_fits(c);
+    if (st != BIBIM_OK) return st;
+    int64_t n_rows = 0;
+    for (int64_t i = 0; i < b->n_tokens; i++) {
+        c->s.seq[i] = b->seq[i];
+        c->s.pos[i] = c->n_past[b->seq[i]]++;
+        if (b->want_logits && b->want_logits[i]) c->s.rows[n_rows++] = i;
+    }
+    forward_batch(c, b->tokens, b->n_tokens, n_rows, b->logits);
+    keep_slot0_logits(c, b);
     return BIBIM_OK;
 }

@@ -41,6 +41,7 @@ struct bibim_context {
     const bibim_model *model;
     uint32_t n_ctx, n_batch, n_seq;
     uint32_t *n_past; /* [n_seq] tokens in each slot's cache */
+    uint32_t *batch_count; /* [n_seq] scratch: each slot's tokens in the batch being checked */
     threadpool *pool;
     cpu_level cpu;   /* which kernels the matrix products use */
     const struct vec_ops *ops; /* the element-wise steps at that level */
