@@ -632,6 +632,34 @@ bibim_status bibim_generate(bibim_context *ctx, bibim_sampler *sampler, const bi
                             const bibim_generate_params *params, bibim_generate_result *result);
 
 /* ------------------------------------------------------------------------ */
+/* Text streams: tokens to displayable text, for your own generation loop   */
+/* ------------------------------------------------------------------------ */
+
+/* What bibim_generate does with each token's text, for callers that sample
+ * themselves (a server batching many sequences): release only complete
+ * UTF-8 (a sequence that can never complete becomes U+FFFD), hold back text
+ * that may be the start of a stop string, and cut the text at the first
+ * stop string (which is never released). One stream per sequence. */
+typedef struct bibim_text_stream bibim_text_stream;
+
+/* The stop strings are copied. piece_flags as for bibim_token_piece. */
+bibim_status bibim_text_stream_create(const bibim_model *model, const char *const *stop, size_t n_stop,
+                                      unsigned piece_flags, bibim_text_stream **out);
+void bibim_text_stream_free(bibim_text_stream *ts);
+
+/* Adds one generated token. *text and *len receive the bytes released now
+ * (possibly none), valid until the next call on this stream. *stopped (if
+ * not NULL) becomes 1 once a stop string has appeared: generation should
+ * end, and later calls release nothing. BIBIM_ERR_INVALID_ARG for a token
+ * out of range. */
+bibim_status bibim_text_stream_push(bibim_text_stream *ts, bibim_token token, const char **text, size_t *len,
+                                    int *stopped);
+
+/* At the end of generation: releases what was held back (the start of a
+ * stop string that never completed; unfinished UTF-8 as U+FFFD). */
+bibim_status bibim_text_stream_finish(bibim_text_stream *ts, const char **text, size_t *len);
+
+/* ------------------------------------------------------------------------ */
 /* Chat templates                                                           */
 /* ------------------------------------------------------------------------ */
 

@@ -1,0 +1,173 @@
+/* text_stream.c — generated tokens to text that is safe to show: only
+ * complete UTF-8 is released, and text that may be the start of a stop
+ * string is held back until it is known not to be one. Used by
+ * bibim_generate and by callers that run their own generation loop. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bibim.h"
+
+struct bibim_text_stream {
+    const bibim_model *model;
+    char **stop;       /* copies of the stop strings */
+    size_t n_stop;
+    unsigned piece_flags;
+    char *raw;         /* bytes not yet known to be complete UTF-8 */
+    size_t n_raw, cap_raw;
+    char *held;        /* complete text not yet released */
+    size_t n_held, cap_held;
+    size_t n_out;      /* bytes at the start of held released by the last call */
+    int stopped;
+};
+
+static int grow(char **buf, size_t *cap, size_t need) {
+    if (need <= *cap) return 1;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) n *= 2;
+    char *p = realloc(*buf, n);
+    if (!p) return 0;
+    *buf = p, *cap = n;
+    return 1;
+}
+
+void bibim_text_stream_free(bibim_text_stream *ts) {
+    if (!ts) return;
+    for (size_t i = 0; i < ts->n_stop; i++) free(ts->stop[i]);
+    free(ts->stop);
+    free(ts->raw);
+    free(ts->held);
+    free(ts);
+}
+
+bibim_status bibim_text_stream_create(const bibim_model *model, const char *const *stop, size_t n_stop,
+                                      unsigned piece_flags, bibim_text_stream **out) {
+    if (!out) return BIBIM_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!model || (n_stop && !stop)) return BIBIM_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n_stop; i++)
+        if (!stop[i]) return BIBIM_ERR_INVALID_ARG;
+    bibim_text_stream *ts = calloc(1, sizeof *ts);
+    if (!ts) return BIBIM_ERR_NOMEM;
+    ts->model = model;
+    ts->piece_flags = piece_flags;
+    ts->stop = n_stop ? calloc(n_stop, sizeof *ts->stop) : NULL;
+    if (n_stop && !ts->stop) return bibim_text_stream_free(ts), BIBIM_ERR_NOMEM;
+    for (; ts->n_stop < n_stop; ts->n_stop++)
+        if (!(ts->stop[ts->n_stop] = strdup(stop[ts->n_stop]))) return bibim_text_stream_free(ts), BIBIM_ERR_NOMEM;
+    *out = ts;
+    return BIBIM_OK;
+}
+
+/* Length of a complete, valid UTF-8 sequence at s; 0 if it is incomplete
+ * (may still complete); -1 if it is invalid. */
+static int utf8_sequence(const unsigned char *s, size_t n) {
+    int len = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+            : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : -1;
+    if (len < 0) return -1;
+    for (int i = 1; i < len; i++) {
+        if ((size_t)i >= n) return 0;
+        if ((s[i] & 0xC0) != 0x80) return -1;
+        if (i == 1 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) ||
+                       (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F)))
+            return -1;
+    }
+    return len;
+}
+
+/* Moves the complete UTF-8 prefix of raw to held (invalid bytes become
+ * U+FFFD); with `flush`, an unfinished tail becomes U+FFFD too. */
+static int settle_utf8(bibim_text_stream *ts, int flush) {
+    size_t i = 0;
+    while (i < ts->n_raw) {
+        int len = utf8_sequence((const unsigned char *)ts->raw + i, ts->n_raw - i);
+        if (len == 0 && !flush) break;
+        const char *src = len > 0 ? ts->raw + i : "\xEF\xBF\xBD";
+        size_t n = len > 0 ? (size_t)len : 3;
+        if (!grow(&ts->held, &ts->cap_held, ts->n_held + n)) return 0;
+        memcpy(ts->held + ts->n_held, src, n);
+        ts->n_held += n;
+        i += len > 0 ? (size_t)len : 1;
+    }
+    memmove(ts->raw, ts->raw + i, ts->n_raw - i);
+    ts->n_raw -= i;
+    return 1;
+}
+
+/* Where the first stop string starts in held, or -1. */
+static int64_t find_stop(const bibim_text_stream *ts) {
+    int64_t best = -1;
+    for (size_t s = 0; s < ts->n_stop; s++) {
+        size_t n = strlen(ts->stop[s]);
+        if (!n || n > ts->n_held) continue;
+        for (size_t i = 0; i + n <= ts->n_held; i++) {
+            if (!memcmp(ts->held + i, ts->stop[s], n)) {
+                if (best < 0 || (int64_t)i < best) best = (int64_t)i;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+/* Bytes at the end of held that could begin a stop string. */
+static size_t stop_prefix_len(const bibim_text_stream *ts) {
+    size_t longest = 0;
+    for (size_t s = 0; s < ts->n_stop; s++) {
+        size_t n = strlen(ts->stop[s]);
+        for (size_t k = n > 1 ? n - 1 : 0; k > longest; k--)
+            if (k <= ts->n_held && !memcmp(ts->held + ts->n_held - k, ts->stop[s], k)) {
+                longest = k;
+                break;
+            }
+    }
+    return longest;
+}
+
+/* Drops what the previous call released, appends bytes, and decides what
+ * can be released now. */
+static bibim_status stream_bytes(bibim_text_stream *ts, const char *bytes, size_t n, int last, const char **text,
+                                 size_t *len) {
+    memmove(ts->held, ts->held + ts->n_out, ts->n_held - ts->n_out);
+    ts->n_held -= ts->n_out;
+    ts->n_out = 0;
+    *text = "";
+    *len = 0;
+    if (ts->stopped) return BIBIM_OK;
+    if (!grow(&ts->raw, &ts->cap_raw, ts->n_raw + n + 1)) return BIBIM_ERR_NOMEM;
+    memcpy(ts->raw + ts->n_raw, bytes, n);
+    ts->n_raw += n;
+    if (!settle_utf8(ts, last)) return BIBIM_ERR_NOMEM;
+    int64_t at = find_stop(ts);
+    if (at >= 0) {
+        ts->stopped = 1;
+        ts->n_out = (size_t)at;
+        ts->n_held = (size_t)at; /* the stop string and what follows are dropped */
+    } else {
+        ts->n_out = ts->n_held - (last ? 0 : stop_prefix_len(ts));
+    }
+    *text = ts->n_out ? ts->held : "";
+    *len = ts->n_out;
+    return BIBIM_OK;
+}
+
+bibim_status bibim_text_stream_push(bibim_text_stream *ts, bibim_token token, const char **text, size_t *len,
+                                    int *stopped) {
+    if (!ts || !text || !len) return BIBIM_ERR_INVALID_ARG;
+    char piece[256];
+    int64_t n = bibim_token_piece(ts->model, token, ts->piece_flags, piece, sizeof piece);
+    if (n < 0) return BIBIM_ERR_INVALID_ARG;
+    char *big = NULL;
+    if (n > (int64_t)sizeof piece) { /* a user-defined token can be long */
+        if (!(big = malloc((size_t)n))) return BIBIM_ERR_NOMEM;
+        bibim_token_piece(ts->model, token, ts->piece_flags, big, (size_t)n);
+    }
+    bibim_status st = stream_bytes(ts, big ? big : piece, (size_t)n, 0, text, len);
+    free(big);
+    if (stopped) *stopped = ts->stopped;
+    return st;
+}
+
+bibim_status bibim_text_stream_finish(bibim_text_stream *ts, const char **text, size_t *len) {
+    if (!ts || !text || !len) return BIBIM_ERR_INVALID_ARG;
+    return stream_bytes(ts, "", 0, 1, text, len);
+}
