@@ -16,8 +16,8 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 # -ffp-contract=off: reference quantizers must round exactly like ggml's.
 CFLAGS   += -std=c11 $(OPT) $(WARN) -ffp-contract=off -fPIC -D_GNU_SOURCE -Iinclude -Isrc
 LDLIBS_CORE = -lm -lpthread
-TOOL_LIBS = $(shell pkg-config --libs libcjson libedit 2>/dev/null || echo -lcjson -ledit)
-TOOL_CFLAGS = $(shell pkg-config --cflags libcjson libedit 2>/dev/null)
+TOOL_LIBS = $(shell pkg-config --libs libcjson libedit libmicrohttpd 2>/dev/null || echo -lcjson -ledit -lmicrohttpd)
+TOOL_CFLAGS = $(shell pkg-config --cflags libcjson libedit libmicrohttpd 2>/dev/null)
 FUZZ_SECONDS ?= 60
 
 ifeq ($(SAN),1)

@@ -17,6 +17,7 @@ typedef struct subcommand {
 static const subcommand subcommands[] = {
     {"run", cmd_run, "generate text from a prompt"},
     {"chat", cmd_chat, "talk with a chat model"},
+    {"serve", cmd_serve, "serve the model over HTTP with OpenAI's API"},
     {"template", cmd_template, "print the prompt a chat template makes of a conversation"},
     {"tokenize", cmd_tokenize, "show the token ids of a text"},
     {"bench", cmd_bench, "measure prompt and generation speed"},
