@@ -314,6 +314,26 @@ static int test_errors(void)
     EXPECT_ERROR("{{ 1 + }}", "{}", 1, 8, "expected an expression");
     EXPECT_ERROR("{{ 'abc' | nosuchfilter }}", "{}", 1, 10, "unknown filter 'nosuchfilter'");
     EXPECT_ERROR("{{ 'unterminated }}", "{}", 1, 4, "unterminated");
+    /* unsupported syntax and raise_exception: line, column and reason */
+    EXPECT_ERROR("a\n{% for x in [1] %}\n  {% include 'x' %}{% endfor %}", "{}", 3, 6, "unsupported statement 'include'");
+    EXPECT_ERROR("{{ x is divisibleby(3) }}", "{}", 1, 20, "expected '}}'");
+    EXPECT_ERROR("{% macro m(a, a) %}{% endmacro %}", "{}", 1, 15, "duplicate parameter name 'a'");
+    EXPECT_ERROR("{% macro m(a=1, b) %}{% endmacro %}", "{}", 1, 17, "without default follows");
+    EXPECT_ERROR("{{ f(a=1, 2) }}", "{}", 1, 11, "positional arguments must come before keyword arguments");
+    EXPECT_ERROR("{% call d.get() %}{% endcall %}", "{}", 1, 10, "expected '('");
+    EXPECT_ERROR("{% macro w() %}{{ caller(1, 2) }}{% endmacro %}\n{% call(x) w() %}{% endcall %}", "{}", 1, 19,
+                 "macro None takes not more than 1 argument");
+    EXPECT_ERROR("{% for m in messages %}{% if m.role == 'tool' %}\n{{ raise_exception('no tools: ' ~ m.role) }}{% endif %}{% endfor %}",
+                 "{\"messages\":[{\"role\":\"user\"},{\"role\":\"tool\"}]}", 2, 4, "no tools: tool");
+    EXPECT_ERROR("{% break %}", "{}", 1, 4, "'break' outside a loop");
+    EXPECT_ERROR("x{{ 'a' * 3 }}", "{}", 1, 9, "unknown operator \"*\"");
+    EXPECT_ERROR("{% for x in 'abc' %}{% endfor %}", "{}", 1, 13, "expected an iterable or object");
+    EXPECT_ERROR("{{ [1, 'a'] | sort }}", "{}", 1, 13, "cannot compare");
+    EXPECT_ERROR("{{ (1, 2) }}", "{}", 1, 1, "cannot convert to JSON: TupleValue");
+    EXPECT_ERROR("{{ 'a' ~ }}", "{}", 1, 10, "expected an expression");
+    EXPECT_ERROR("{{ '\\q' }}", "{}", 1, 5, "unsupported escape sequence");
+    EXPECT_ERROR("{# open", "{}", 1, 1, "missing end of comment tag");
+    EXPECT_ERROR("ok", "{\"range\":1}", 1, 1, "variable already declared: range");
     /* deep nesting fails cleanly */
     char deep[2100];
     size_t n = 0;
@@ -328,6 +348,47 @@ static int test_errors(void)
     char *out = render_json(deep, "{}", &e);
     CHECK(out == NULL && strstr(e.reason, "nested") != NULL);
     free(out);
+    return 0;
+}
+
+/* Runaway templates fail cleanly and quickly, within the limits. */
+static int test_limits(void)
+{
+    struct jinja_value *ctx = json_parse("{}");
+    struct jinja_error e;
+    char *out = NULL;
+    size_t n = 0;
+    /* default limits: a huge range is refused before it is built */
+    const char *t1 = "{% for i in range(10**9) %}x{% endfor %}";
+    CHECK(jinja_render(t1, strlen(t1), ctx, &out, &n, &e) == -1 && out == NULL);
+    CHECKF(strstr(e.reason, "range() is too long") && e.line == 1 && e.column == 13, "%d:%d %s", e.line, e.column, e.reason);
+    /* nested loops run out of steps */
+    struct jinja_limits lim = {0, 100000};
+    const char *t2 = "{% for i in range(200) %}{% for j in range(1000) %}{{ i * j }}{% endfor %}{% endfor %}";
+    CHECK(jinja_render_limited(t2, strlen(t2), ctx, &lim, &out, &n, &e) == -1);
+    CHECKF(strstr(e.reason, "too much work (over 100000 steps)") != NULL, "%s", e.reason);
+    /* the same template fits in the default limits */
+    CHECK(jinja_render(t2, strlen(t2), ctx, &out, &n, &e) == 0 && n > 200000);
+    free(out);
+    out = NULL;
+    /* a string that doubles in a loop hits the size limit */
+    const char *t3 = "{% set ns = namespace(s='xy') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}";
+    CHECK(jinja_render(t3, strlen(t3), ctx, &out, &n, &e) == -1);
+    CHECKF(strstr(e.reason, "a string is too long (over 67108864 bytes)") && e.column == 76, "%d:%d %s", e.line, e.column, e.reason);
+    struct jinja_limits small = {1000, 0};
+    const char *t4 = "{% for i in range(600) %}ab{% endfor %}";
+    CHECK(jinja_render_limited(t4, strlen(t4), ctx, &small, &out, &n, &e) == -1);
+    CHECKF(strstr(e.reason, "too long") || strstr(e.reason, "too large"), "%s", e.reason);
+    const char *t5 = "{{ 'x' | indent(10**12, true) }}|{{ [1] | tojson(indent=10**12) }}";
+    CHECK(jinja_render_limited(t5, strlen(t5), ctx, &small, &out, &n, &e) == -1 && strstr(e.reason, "too long"));
+    const char *t6 = "{% for i in range(400) %}ab{% endfor %}";
+    CHECK(jinja_render_limited(t6, strlen(t6), ctx, &small, &out, &n, &e) == 0 && n == 800);
+    free(out);
+    /* recursion without end */
+    const char *t7 = "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}";
+    out = NULL;
+    CHECK(jinja_render(t7, strlen(t7), ctx, &out, &n, &e) == -1 && strstr(e.reason, "nested too deeply"));
+    jinja_value_free(ctx);
     return 0;
 }
 
@@ -1136,6 +1197,7 @@ int main(void)
     RUN(test_values);
     RUN(test_basics);
     RUN(test_errors);
+    RUN(test_limits);
     RUN(test_oracle_detects_difference);
     RUN(test_oracle_real_templates);
     RUN(test_oracle_llama2);
