@@ -89,7 +89,7 @@ test-san:
 test-valgrind: $(BUILD)/bibim $(TEST_BIN)
 	VALGRIND=1 BIBIM_CPU_MAX=avx2 tests/run_tests.sh $(BUILD)
 
-fuzz: build-fuzz/fuzz_gguf
+fuzz: build-fuzz/fuzz_gguf build-fuzz/fuzz_jinja
 
 FUZZ_CFLAGS = -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer-no-link,address,undefined \
               -fno-sanitize-recover=all
@@ -102,8 +102,24 @@ build-fuzz/obj/%.o: src/%.c $(wildcard src/*.h) include/bibim.h
 build-fuzz/fuzz_gguf: fuzz/fuzz_gguf.c $(FUZZ_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ fuzz/fuzz_gguf.c $(FUZZ_OBJ) -lm -lpthread
 
-fuzz-run: build-fuzz/fuzz_gguf
-	fuzz/run.sh build-fuzz/fuzz_gguf $(FUZZ_SECONDS)
+build-fuzz/fuzz_jinja: fuzz/fuzz_jinja.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ fuzz/fuzz_jinja.c $(FUZZ_OBJ) -lm -lpthread
+
+# fuzz/run.sh seeds from fuzz/corpus of the tree above its own folder: for the
+# Jinja target it runs from a view in build-fuzz/jinja whose fuzz/corpus is
+# fuzz/corpus_jinja. FUZZ_SECONDS is shared out between the two targets.
+build-fuzz/jinja/fuzz/run.sh: fuzz/run.sh
+	@mkdir -p build-fuzz/jinja/fuzz
+	ln -sfn $(CURDIR)/fuzz/corpus_jinja build-fuzz/jinja/fuzz/corpus
+	ln -sf $(CURDIR)/fuzz/run.sh $@
+
+FUZZ_JINJA_SECONDS = $(shell expr $(FUZZ_SECONDS) / 2)
+FUZZ_GGUF_SECONDS = $(shell expr $(FUZZ_SECONDS) - $(FUZZ_JINJA_SECONDS))
+
+fuzz-run: build-fuzz/fuzz_gguf build-fuzz/fuzz_jinja build-fuzz/jinja/fuzz/run.sh
+	fuzz/run.sh build-fuzz/fuzz_gguf $(FUZZ_GGUF_SECONDS)
+	build-fuzz/jinja/fuzz/run.sh $(CURDIR)/build-fuzz/fuzz_jinja $(FUZZ_JINJA_SECONDS)
+
 
 # One after the other (each builds with -j), then the totals of all three runs.
 check:
