@@ -120,7 +120,6 @@ fuzz-run: build-fuzz/fuzz_gguf build-fuzz/fuzz_jinja build-fuzz/jinja/fuzz/run.s
 	fuzz/run.sh build-fuzz/fuzz_gguf $(FUZZ_GGUF_SECONDS)
 	build-fuzz/jinja/fuzz/run.sh $(CURDIR)/build-fuzz/fuzz_jinja $(FUZZ_JINJA_SECONDS)
 
-
 # One after the other (each builds with -j), then the totals of all three runs.
 check:
 	rm -f build/test-totals build-san/test-totals
