@@ -603,7 +603,9 @@ typedef enum bibim_stop_reason {
 /* Receives the text of each generated token as complete UTF-8 (bytes of an
  * unfinished character are held back until it completes; a sequence that
  * can never complete is sent as U+FFFD). `text` may be empty (a token whose
- * bytes are held back, or a control token). Return non-zero to stop. */
+ * bytes are held back, or a control token). Text still held back when
+ * generation ends comes in one last call with token -1. Return non-zero to
+ * stop. */
 typedef int (*bibim_token_callback)(void *user, bibim_token token, const char *text, size_t len);
 
 typedef struct bibim_generate_params {

@@ -88,7 +88,7 @@ static int settle_utf8(bibim_text_stream *ts, int flush) {
         ts->n_held += n;
         i += len > 0 ? (size_t)len : 1;
     }
-    memmove(ts->raw, ts->raw + i, ts->n_raw - i);
+    if (i) memmove(ts->raw, ts->raw + i, ts->n_raw - i);
     ts->n_raw -= i;
     return 1;
 }
@@ -127,7 +127,7 @@ static size_t stop_prefix_len(const bibim_text_stream *ts) {
  * can be released now. */
 static bibim_status stream_bytes(bibim_text_stream *ts, const char *bytes, size_t n, int last, const char **text,
                                  size_t *len) {
-    memmove(ts->held, ts->held + ts->n_out, ts->n_held - ts->n_out);
+    if (ts->n_out) memmove(ts->held, ts->held + ts->n_out, ts->n_held - ts->n_out);
     ts->n_held -= ts->n_out;
     ts->n_out = 0;
     *text = "";

@@ -258,7 +258,7 @@ static int fit_prompt(chat_state *s, token_list *prompt) {
 
 static int on_token(void *user, bibim_token token, const char *text, size_t len) {
     chat_state *s = user;
-    if (push_token(&s->generated, token)) return 1;
+    if (token >= 0 && push_token(&s->generated, token)) return 1; /* -1: held-back text at the end */
     if (s->answer_len + len + 1 > s->answer_cap) {
         size_t cap = 2 * (s->answer_len + len + 1) + 256;
         char *a = realloc(s->answer, cap);
