@@ -76,6 +76,7 @@ enum jinja_tok {
     JT_OPEN_EXPR,
     JT_CLOSE_EXPR,
     JT_OP,     /* punctuation and operators: text holds it */
+    JT_UNARY,  /* a sign where no operand precedes ("-" or "+"): never a binary operator */
     JT_COMMENT /* {# ... #}: only separates text (whitespace control stops at it) */
 };
 

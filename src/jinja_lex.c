@@ -370,7 +370,7 @@ static int jinja_tokenize(struct jinja_lexer *L, const struct jinja_src *S)
                         i++;
                     t = JT_FLOAT;
                 }
-                if (!jinja_push(L, i > ds ? t : JT_OP, s + at, i - at, POS(at)))
+                if (!jinja_push(L, i > ds ? t : JT_UNARY, s + at, i - at, POS(at)))
                     return -1;
                 continue;
             }

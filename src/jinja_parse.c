@@ -453,9 +453,9 @@ static struct jinja_node *jp_call_member(struct jinja_parser *P)
 /* [-+] unary, then a call/member expression */
 static struct jinja_node *jp_unary(struct jinja_parser *P)
 {
-    if (jp_is_op(P, "-") || jp_is_op(P, "+")) {
+    if (jp_is_op(P, "-") || jp_is_op(P, "+") || jp_is(P, JT_UNARY, NULL)) {
         size_t pos = jp_peek(P)->pos;
-        int neg = jp_is_op(P, "-");
+        int neg = jp_peek(P)->text[0] == '-';
         jp_next(P);
         if (jp_depth_in(P) != 0)
             return NULL;

@@ -954,6 +954,7 @@ static const char *const semantic_templates[] = {
     "{{ -messages|length }}",
     "{{ 'x' + [none, x, none] }}|{{ [none, x] | unique | length }}|{{ [[none]] | join }}|{{ [none] ~ '' }}",
     "{{ messages | selectattr('role', 'equalto', 'system') | map(attribute='content') | first }}",
+    "{% macro mm(p, q=1) %}[{{ p }}|{{ q }}]{% endmacro %}{{ mm({'k': x} + -1) }}{{ mm([1] - 2) }}",
 };
 #define NSEM (sizeof semantic_templates / sizeof semantic_templates[0])
 
@@ -1192,8 +1193,61 @@ static int test_mutations(void)
     return 0;
 }
 
-int main(void)
+/* test_jinja --render FILE: renders the templates of FILE (records "<bytes>\n"
+ * followed by that many bytes; the first record is the context as JSON) and
+ * prints for each "OK <bytes>\n<text>\n" or "ERR <bytes>\n<reason>\n", as
+ * tests/oracle/jinja_render.js does for @huggingface/jinja
+ * (tests/oracle/jinja_diff.js compares the two on random templates). */
+static int render_file(const char *path)
 {
+    char *all = read_file(path);
+    if (!all)
+        return 2;
+    size_t len = 0;
+    struct stat st;
+    if (stat(path, &st) == 0)
+        len = (size_t)st.st_size;
+    const char *q = all, *end = all + len;
+    struct jinja_value *ctx = NULL;
+    while (q < end) {
+        char *nl;
+        size_t n = (size_t)strtoull(q, &nl, 10);
+        if (*nl != '\n' || n > (size_t)(end - nl - 1))
+            break;
+        const char *body = nl + 1;
+        if (!ctx) {
+            char *js = strndup(body, n);
+            ctx = js ? json_parse(js) : NULL;
+            free(js);
+            if (!ctx) {
+                fprintf(stderr, "bad context JSON\n");
+                free(all);
+                return 2;
+            }
+        } else {
+            char *out = NULL;
+            size_t outn = 0;
+            struct jinja_error e;
+            if (jinja_render(body, n, ctx, &out, &outn, &e) == 0) {
+                printf("OK %zu\n", outn);
+                fwrite(out, 1, outn, stdout);
+                printf("\n");
+            } else {
+                printf("ERR %zu\n%s\n", strlen(e.reason), e.reason);
+            }
+            free(out);
+        }
+        q = body + n;
+    }
+    jinja_value_free(ctx);
+    free(all);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--render"))
+        return render_file(argv[2]);
     RUN(test_values);
     RUN(test_basics);
     RUN(test_errors);
