@@ -955,6 +955,7 @@ static const char *const semantic_templates[] = {
     "{{ 'x' + [none, x, none] }}|{{ [none, x] | unique | length }}|{{ [[none]] | join }}|{{ [none] ~ '' }}",
     "{{ messages | selectattr('role', 'equalto', 'system') | map(attribute='content') | first }}",
     "{% macro mm(p, q=1) %}[{{ p }}|{{ q }}]{% endmacro %}{{ mm({'k': x} + -1) }}{{ mm([1] - 2) }}",
+    "{{ 'ǅǈ ﬀ ŉ ΐ ß İ ΑΣ ΑΣ. Σ ǰ ᾳ Ｚ 𐐨 ა ﬃx' | upper }}|{{ 'ǅǈ ΑΣ ΑΣ. Σ ΑΣΑ Α\u0301Σ ΑΣ\'Α İ Ｚ 𐐀 Ა' | lower }}|{{ 'ǆx ﬀy' | title }}|{{ 'ǆx'.capitalize() }}|{{ 'ﬀ' | capitalize }}|{{ 'ᾳ' is upper }}|{{ 'Ǆ' is upper }}|{{ ['ǅ', 'ǆ', 'Ǆ', 'b', 'B', 'ä', 'Ä'] | sort }}",
 };
 #define NSEM (sizeof semantic_templates / sizeof semantic_templates[0])
 
