@@ -331,9 +331,10 @@ static cJSON *chat_logprob_entry(server *srv, bibim_token t, float lp) {
     unsigned char bytes[128];
     int nb;
     token_text(srv, t, text, sizeof text, bytes, &nb);
-    cJSON *e = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(e, "bytes");
+    cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "token", text);
     cJSON_AddNumberToObject(e, "logprob", lp);
+    cJSON *arr = cJSON_AddArrayToObject(e, "bytes");
     for (int i = 0; i < nb; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(bytes[i]));
     return e;
 }
