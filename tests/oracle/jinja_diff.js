@@ -3,6 +3,8 @@
 // by both (C through `test_jinja --render`), compared byte for byte.
 // A developer's tool, not part of `make check`:
 //   node tests/oracle/jinja_diff.js [COUNT] [SEED] [BINARY]
+//   node tests/oracle/jinja_diff.js --files DIR [BINARY]   (templates from files,
+//   e.g. a fuzzing corpus)
 // Prints each mismatch (template, C's answer, the oracle's) and a summary;
 // exits 1 when any was found.
 "use strict";
@@ -12,9 +14,10 @@ const path = require("path");
 const { execFileSync } = require("child_process");
 const { Template } = require("@huggingface/jinja");
 
-const count = Number(process.argv[2] || 2000);
+const fromFiles = process.argv[2] === "--files" ? process.argv[3] : null;
+const count = fromFiles ? 0 : Number(process.argv[2] || 2000);
 let seed = Number(process.argv[3] || 1) >>> 0 || 1;
-const binary = process.argv[4] || "build/tests/test_jinja";
+const binary = (fromFiles ? process.argv[4] : process.argv[4]) || "build/tests/test_jinja";
 
 function rnd(n) {
   // xorshift32
@@ -74,17 +77,34 @@ function expr(depth) {
   }
 }
 
+// expressions that mostly render for the context above
+const safe = ["n", "f", "s", "u", "e", "xs", "ws", "d", "y", "b", "t", "z", "g", "messages[0].content", "d.k", "d.n.m",
+  "s | upper", "u | trim", "xs | join(',')", "ws | sort | join", "n + 1", "f * 2", "n / 2", "n // 2", "-n", "s ~ n",
+  "s[1:3]", "u | length", "xs | length", "d | tojson", "xs | tojson", "messages | length", "s.split()", "'a' in s",
+  "n > 1", "undef is defined", "y is none", "t and 'yes'", "b or 'no'", "'x' if t else 'y'", "ws | map(attribute='k') | list",
+  "messages | map(attribute='role') | join('/')", "messages | selectattr('role', 'equalto', 'user') | list | length",
+  "range(n) | list", "d.items() | list", "u.strip().upper()", "s.replace('l', 'L')", "(xs | sort)[0]", "e or 'E'",
+  "messages[-1].content is string", "messages[2].tool_calls[0].function.arguments | tojson", "n ** 2", "f | int", "z | string"];
+function sx() {
+  return rnd(4) ? pick(safe) : expr(2);
+}
+
 function stmt(depth) {
   const open = pick(["{%", "{%-"]), close = pick(["%}", "-%}"]);
   const oe = pick(["{{", "{{-"]), ce = pick(["}}", "-}}"]);
   const text = pick(["", " ", "\n", "x", " \n  ", "<|im_start|>"]);
-  if (depth > 2) return `${text}${oe} ${expr(1)} ${ce}`;
+  if (depth > 2) return `${text}${oe} ${sx()} ${ce}`;
   switch (rnd(9)) {
-    case 0: return `${open} if ${expr(1)} ${close}${body(depth)}${pick(["", `${open} else ${close}${body(depth)}`, `${open} elif ${expr(1)} ${close}${body(depth)}`])}${open} endif ${close}`;
-    case 1: return `${open} for ${pick(["m", "x", "k, v"])} in ${pick(["messages", "xs", "ws", "d.items()", "d", "range(3)", "messages | reverse", expr(1)])}${pick(["", " if " + expr(1)])} ${close}${body(depth)}${pick(["", `${open} else ${close}x`])}${open} endfor ${close}`;
-    case 2: return `${open} set ${pick(["a", "ns.a", "a, b"])} = ${expr(1)} ${close}${oe} ${pick(["a", "ns.a", "b", "ns"])} ${ce}`;
-    case 3: return `${open} set ns = namespace(a=0) ${close}${body(depth)}${oe} ns.a ${ce}`;
-    case 4: return `${open} macro mm(p, q=${expr(1)}) ${close}${body(depth)}[${oe} p ${ce}|${oe} q ${ce}]${open} endmacro ${close}${oe} mm(${expr(1)}) ${ce}`;
+    case 0: return `${open} if ${sx()} ${close}${body(depth)}${pick(["", `${open} else ${close}${body(depth)}`, `${open} elif ${sx()} ${close}${body(depth)}`])}${open} endif ${close}`;
+    case 1: {
+      const v = pick(["m", "x", "k, v"]);
+      const seq = v === "k, v" ? pick(["d.items()", "d | dictsort", "[[1, 2], ['a', 'b']]"]) : pick(["messages", "xs", "ws", "d", "range(3)", "messages | reverse", "messages[1:]", sx()]);
+      const inner = v === "m" ? pick(["{{ m.role }}", "{{ m.content }}", "{{ m | tojson }}", "{{ m }}"]) : v === "x" ? "{{ x }}" : "{{ k }}={{ v }}";
+      return `${open} for ${v} in ${seq}${pick(["", "", " if " + sx(), " if loop is undefined"])} ${close}${inner}${pick(["", "{{ loop.index }}", "{% if loop.last %}L{% endif %}", "{{ loop.previtem }}"])}${body(depth)}${pick(["", `${open} else ${close}x`])}${open} endfor ${close}`;
+    }
+    case 2: return `${open} set ${pick(["a", "ns.a", "a, b"])} = ${pick([sx(), sx() + ", " + sx()])} ${close}${oe} ${pick(["a", "ns.a", "b", "ns"])} ${ce}`;
+    case 3: return `${open} set ns = namespace(a=0, s='') ${close}${body(depth)}${open} set ns.a = ns.a + 1 ${close}${open} set ns.s = ns.s ~ ${sx()} ${close}${oe} ns.a ${ce}${oe} ns.s ${ce}`;
+    case 4: return `${open} macro mm(p, q=${sx()}) ${close}${body(depth)}[${oe} p ${ce}|${oe} q ${ce}]${open} endmacro ${close}${oe} mm(${sx()}) ${ce}${oe} mm(${sx()}, q=${sx()}) ${ce}`;
     case 5: return `${open} macro w() ${close}<${oe} caller() ${ce}>${open} endmacro ${close}${open} call w() ${close}${body(depth)}${open} endcall ${close}`;
     case 6: return `${open} filter ${pick(["upper", "trim", "indent(2)", "replace('x', 'y')"])} ${close}${body(depth)}${open} endfilter ${close}`;
     case 7: return `${open} ${pick(["break", "continue"])} ${close}`;
@@ -109,6 +129,12 @@ function renderOracle(t) {
 
 const templates = [];
 for (let i = 0; i < count; i++) templates.push(i % 2 ? body(0) : `{{ ${expr(1)} }}`);
+if (fromFiles)
+  for (const f of fs.readdirSync(fromFiles).sort()) {
+    const t = fs.readFileSync(path.join(fromFiles, f));
+    // JavaScript strings hold text: skip inputs that are not UTF-8
+    if (Buffer.from(t.toString("utf8"), "utf8").equals(t)) templates.push(t.toString("utf8"));
+  }
 
 const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "jinja-diff-")), "cases");
 const parts = [];
@@ -135,5 +161,5 @@ for (const t of templates) {
       console.log(`--- template: ${JSON.stringify(t)}\n    C:      ${tag} ${JSON.stringify(text)}\n    oracle: ${want.ok ? "OK" : "ERR"} ${JSON.stringify(want.text)}`);
   }
 }
-console.log(`${count} templates, ${rendered} rendered by the oracle, ${mismatches} mismatches`);
+console.log(`${templates.length} templates, ${rendered} rendered by the oracle, ${mismatches} mismatches`);
 process.exit(mismatches ? 1 : 0);
