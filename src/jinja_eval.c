@@ -1161,7 +1161,7 @@ static double jv_parse_number(const char *s, size_t n, int is_float)
         i++;
     if (is_float && n - i >= 8 && !memcmp(s + i, "Infinity", 8))
         return s[st] == '-' ? -INFINITY : INFINITY;
-    size_t d0 = i, digits = 0;
+    size_t digits = 0;
     while (i < n && s[i] >= '0' && s[i] <= '9')
         i++, digits++;
     if (is_float) {
@@ -1185,7 +1185,6 @@ static double jv_parse_number(const char *s, size_t n, int is_float)
             }
         }
     }
-    (void)d0;
     if (!digits)
         return NAN;
     char tmp[512];

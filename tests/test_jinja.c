@@ -1071,6 +1071,119 @@ static const char tools31_template[] =
     "    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
     "{%- endif %}\n";
 
+/* Written in the style of Hermes-style tool templates: a recursive macro
+ * turning JSON schemas into Python types, tool calls, grouped tool results. */
+static const char hermes_style_template[] =
+    "{%- macro py_type(spec) -%}\n"
+    "    {%- set simple = {\"string\": \"str\", \"number\": \"float\", \"integer\": \"int\", \"boolean\": \"bool\", \"null\": \"None\"} -%}\n"
+    "    {%- if spec.type is string and simple[spec.type] is defined -%}{{ simple[spec.type] }}\n"
+    "    {%- elif spec.type == \"array\" -%}list[{{ py_type(spec['items']) if spec['items'] is defined else 'Any' }}]\n"
+    "    {%- elif spec.type == \"object\" -%}\n"
+    "        {%- if spec.properties is defined and spec.properties -%}dict[str, {{ py_type(spec.properties.values() | first) }}]{%- else -%}dict{%- endif -%}\n"
+    "    {%- elif spec.type is iterable and spec.type is not string -%}Union[{% for t in spec.type %}{{ py_type({'type': t}) }}{{ ', ' if not loop.last }}{% endfor %}]\n"
+    "    {%- else -%}Any{%- endif -%}\n"
+    "{%- endmacro -%}\n"
+    "{{- bos_token -}}\n"
+    "{%- if tools -%}\n"
+    "<|im_start|>system\n"
+    "You can call functions. Signatures:\n"
+    "<tools>\n"
+    "{%- for tool in tools %}\n"
+    "{%- set f = tool.function if tool.function is defined else tool %}\n"
+    "{{ f.name }}({% for name, p in (f.parameters.properties | default({})).items() %}{{ name }}: {{ py_type(p) }}{% if p.enum is defined %} in {{ p.enum | join('|') }}{% endif %}{% if not loop.last %}, {% endif %}{% endfor %}) - {{ f.description | default('') | trim }}\n"
+    "{%- endfor %}\n"
+    "</tools>\n"
+    "{%- if messages[0].role == 'system' %}\n"
+    "\n"
+    "{{ messages[0].content }}{% endif %}<|im_end|>\n"
+    "{% elif messages and messages[0].role == 'system' -%}\n"
+    "<|im_start|>system\n"
+    "{{ messages[0].content }}<|im_end|>\n"
+    "{% endif -%}\n"
+    "{%- for m in messages if not (m.role == 'system' and loop.first) -%}\n"
+    "{%- if m.role == 'assistant' and m.tool_calls is defined and m.tool_calls -%}\n"
+    "<|im_start|>assistant\n"
+    "{%- if m.content %}\n"
+    "{{ m.content }}{% endif %}\n"
+    "{%- for tc in m.tool_calls %}\n"
+    "<tool_call>\n"
+    "{%- set args = tc.function.arguments %}\n"
+    "{\"name\": \"{{ tc.function.name }}\", \"arguments\": {{ args if args is string else args | tojson }}}\n"
+    "</tool_call>\n"
+    "{%- endfor %}<|im_end|>\n"
+    "{% elif m.role == 'tool' -%}\n"
+    "{%- if loop.previtem is undefined or loop.previtem.role != 'tool' %}<|im_start|>user\n"
+    "{% endif -%}\n"
+    "<tool_response>\n"
+    "{{ m.content }}\n"
+    "</tool_response>\n"
+    "{% if loop.nextitem is undefined or loop.nextitem.role != 'tool' %}<|im_end|>\n"
+    "{% endif -%}\n"
+    "{%- else -%}\n"
+    "<|im_start|>{{ m.role }}\n"
+    "{% if m.content is string %}{{ m.content }}{% elif m.content is iterable %}{% for p in m.content if p.type == 'text' %}{{ p.text }}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endif -%}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% endif -%}\n";
+
+/* Written in the style of Mistral's tool templates: tools before the last
+ * user message (object identity ==), tool calls as JSON with slicing. */
+static const char mistral_style_template[] =
+    "{%- if messages and messages[0]['role'] == 'system' %}\n"
+    "    {%- set system_message = messages[0]['content'] %}\n"
+    "    {%- set loop_messages = messages[1:] %}\n"
+    "{%- else %}\n"
+    "    {%- set loop_messages = messages %}\n"
+    "{%- endif %}\n"
+    "{%- if tools is not defined %}\n"
+    "    {%- set tools = none %}\n"
+    "{%- endif %}\n"
+    "{%- set user_messages = loop_messages | selectattr('role', 'equalto', 'user') | list %}\n"
+    "{{- bos_token }}\n"
+    "{%- for message in loop_messages %}\n"
+    "    {%- if message['role'] == 'user' %}\n"
+    "        {%- if tools is not none and user_messages and message == user_messages[-1] %}\n"
+    "            {{- '[AVAILABLE_TOOLS] [' }}\n"
+    "            {%- for tool in tools %}\n"
+    "                {%- set fn = tool.function %}\n"
+    "                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+    "                {%- for key, val in fn.items() if key != 'return' %}\n"
+    "                    {%- if val is string %}\n"
+    "                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+    "                    {%- else %}\n"
+    "                        {{- '\"' + key + '\": ' + val | tojson }}\n"
+    "                    {%- endif %}\n"
+    "                    {%- if not loop.last %}{{- ', ' }}{%- endif %}\n"
+    "                {%- endfor %}\n"
+    "                {{- '}}' }}\n"
+    "                {{- ', ' if not loop.last else ']' }}\n"
+    "            {%- endfor %}\n"
+    "            {{- '[/AVAILABLE_TOOLS]' }}\n"
+    "        {%- endif %}\n"
+    "        {%- set text = message['content'] if message['content'] is string else message['content'] | map(attribute='text') | join('') %}\n"
+    "        {%- if loop.last and system_message is defined %}\n"
+    "            {{- '[INST] ' + system_message + '\\n\\n' + message['content'] + '[/INST]' }}\n"
+    "        {%- else %}\n"
+    "            {{- '[INST] ' + message['content'] + '[/INST]' }}\n"
+    "        {%- endif %}\n"
+    "    {%- elif message.tool_calls is defined and message.tool_calls is not none %}\n"
+    "        {{- '[TOOL_CALLS] [' }}\n"
+    "        {%- for call in message.tool_calls %}\n"
+    "            {%- set out = call.function | tojson %}\n"
+    "            {{- out[:-1] }}\n"
+    "            {%- if call.id is defined %}{{- ', \"id\": \"' + call.id + '\"' }}{%- endif %}\n"
+    "            {{- '}' + (', ' if not loop.last else ']' + eos_token) }}\n"
+    "        {%- endfor %}\n"
+    "    {%- elif message['role'] == 'assistant' %}\n"
+    "        {{- ' ' + (message['content'] or '') | trim + eos_token }}\n"
+    "    {%- elif message['role'] == 'tool' %}\n"
+    "        {{- '[TOOL_RESULTS] {\"content\": ' + message.content | tojson + '}[/TOOL_RESULTS]' }}\n"
+    "    {%- else %}\n"
+    "        {{- raise_exception('Only user, assistant and tool roles are supported, with the exception of an initial optional system message!') }}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n";
+
 static int test_oracle_tools(void)
 {
     if (!have_oracle())
@@ -1079,6 +1192,13 @@ static int test_oracle_tools(void)
     for (size_t i = 0; i < NCONV + NTOOLCONV; i++)
         compare_with_oracle("tools-template", tools_template, i < NCONV ? conversations[i] : tool_conversations[i - NCONV]);
     compare_with_oracle_ex("tools31", tools31_template, tools31_context, 1);
+    compare_with_oracle_ex("hermes-style", hermes_style_template, tools_context, 1);
+    compare_with_oracle_ex("mistral-style", mistral_style_template, tool_conversations[0], 1);
+    for (size_t i = 0; i < NCONV + NTOOLCONV; i++) {
+        const char *c = i < NCONV ? conversations[i] : tool_conversations[i - NCONV];
+        compare_with_oracle("hermes-style", hermes_style_template, c);
+        compare_with_oracle("mistral-style", mistral_style_template, c);
+    }
     for (size_t i = 0; i < NCONV + NTOOLCONV; i++)
         compare_with_oracle("tools31-template", tools31_template, i < NCONV ? conversations[i] : tool_conversations[i - NCONV]);
     return oracle_flush();
