@@ -44,7 +44,7 @@ int64_t bibim_context_seq_n_past(const bibim_context *c, int32_t seq) {
 static void free_scratch(forward_scratch *s) {
     free(s->x), free(s->xb), free(s->q), free(s->k), free(s->v), free(s->att);
     free(s->gate), free(s->up), free(s->out), free(s->act), free(s->scores), free(s->v_lanes), free(s->q16);
-    free(s->seq), free(s->pos), free(s->rows);
+    free(s->seq), free(s->pos), free(s->rows), free(s->pack_buf);
 }
 
 void bibim_context_free(bibim_context *c) {
@@ -60,6 +60,25 @@ void bibim_context_free(bibim_context *c) {
 }
 
 static void *alloc_floats(int64_t n) { return malloc((size_t)(n > 0 ? n : 1) * sizeof(float)); }
+
+/* Bytes of a packed group of `w` if forward.c packs it per product, else 0. */
+static size_t repack_bytes(const bibim_context *c, const matrix *w) {
+    const packed_kernel *pk = forward_repack_kernel(c, w);
+    return pk ? pk->packed_size(PACK_ROWS, w->n_in) : 0;
+}
+
+/* The largest of them over the model's matrices, rounded up to 64. */
+static size_t repack_group_bytes(const bibim_context *c) {
+    const bibim_model *m = c->model;
+    size_t widest = repack_bytes(c, &m->output);
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        const layer_weights *w = &m->layers[l];
+        const matrix *ms[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w_gate, &w->w_up, &w->w_down};
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+            if (repack_bytes(c, ms[i]) > widest) widest = repack_bytes(c, ms[i]);
+    }
+    return (widest + 63) & ~(size_t)63;
+}
 
 /* Bytes of the widest activation row any matrix of the model needs (its
  * input length in its kernel's activation type), rounded up to 64. */
@@ -120,11 +139,15 @@ static bibim_status alloc_scratch(bibim_context *c) {
     s->seq = malloc((size_t)nb * sizeof *s->seq);
     s->pos = malloc((size_t)nb * sizeof *s->pos);
     s->rows = malloc((size_t)nb * sizeof *s->rows);
+    s->pack_stride = repack_group_bytes(c);
+    /* Packed groups start on 64-byte boundaries, as the model's packed copies do. */
+    if (s->pack_stride) s->pack_buf = aligned_alloc(64, (size_t)n_threads * s->pack_stride);
     c->logits = alloc_floats(hp->n_vocab);
     c->n_past = calloc(c->n_seq, sizeof *c->n_past);
     c->batch_count = calloc(c->n_seq, sizeof *c->batch_count);
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up || !s->out || !s->act ||
-        !s->scores || !s->v_lanes || !s->q16 || !s->seq || !s->pos || !s->rows || !c->logits || !c->n_past ||
+        !s->scores || !s->v_lanes || !s->q16 || !s->seq || !s->pos || !s->rows ||
+        (s->pack_stride && !s->pack_buf) || !c->logits || !c->n_past ||
         !c->batch_count)
         return context_fail(c, BIBIM_ERR_NOMEM, "out of memory for the scratch of a batch of %u tokens", c->n_batch);
     return BIBIM_OK;

@@ -35,6 +35,8 @@ typedef struct forward_scratch {
     int32_t *seq;    /* [n_batch] the slot of each token of the batch */
     int64_t *pos;    /* [n_batch] its position in that slot */
     int64_t *rows;   /* [n_batch] the batch indices whose logits are wanted */
+    uint8_t *pack_buf; /* [n_threads][pack_stride] a group of rows packed for a product, or NULL */
+    size_t pack_stride;
 } forward_scratch;
 
 struct bibim_context {
@@ -56,6 +58,10 @@ struct bibim_context {
 static inline size_t kv_offset(const bibim_context *c, int32_t seq, int layer) {
     return ((size_t)seq * (size_t)c->model->hp.n_layer + (size_t)layer) * c->n_ctx * (size_t)c->kv.kv_dim;
 }
+
+/* The packed kernel with which products of `w` over many tokens pack it
+ * group by group (w is in file layout; see forward.c), or NULL. */
+const packed_kernel *forward_repack_kernel(const bibim_context *ctx, const matrix *w);
 
 /* Runs the forward pass over n <= n_batch tokens; token t goes to slot
  * s.seq[t] at position s.pos[t] (the caller fills both, and advances the

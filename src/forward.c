@@ -65,7 +65,8 @@ static void matmul_task(void *arg, int64_t task, int thread) {
 }
 
 /* Packed weights: a task is a run of 8-row groups, each multiplied with all
- * tokens at once. */
+ * tokens at once. With pack_buf, the matrix is in file layout and each group
+ * is packed first, into the calling thread's part of pack_buf. */
 typedef struct packed_job {
     const matrix *w;
     const packed_kernel *kernel;
@@ -74,32 +75,67 @@ typedef struct packed_job {
     size_t act_stride;
     float *y;
     int64_t y_stride, n_tokens, groups_per_task, n_groups;
+    uint8_t *pack_buf;
+    size_t pack_stride;
 } packed_job;
 
+static const uint8_t *packed_group(const packed_job *j, int64_t g, int thread) {
+    if (!j->pack_buf) return (const uint8_t *)j->w->packed + (size_t)g * j->group_bytes;
+    uint8_t *buf = j->pack_buf + (size_t)thread * j->pack_stride;
+    const uint8_t *rows = (const uint8_t *)j->w->data + (size_t)(g * PACK_ROWS) * j->w->row_bytes;
+    j->kernel->pack(rows, j->w->row_bytes, PACK_ROWS, j->w->n_in, buf);
+    return buf;
+}
+
 static void packed_task(void *arg, int64_t task, int thread) {
-    (void)thread;
     const packed_job *j = arg;
     int64_t g1 = (task + 1) * j->groups_per_task < j->n_groups ? (task + 1) * j->groups_per_task : j->n_groups;
     for (int64_t g = task * j->groups_per_task; g < g1; g++)
-        j->kernel->gemm(j->w->n_in, (const uint8_t *)j->w->packed + (size_t)g * j->group_bytes, j->act,
-                        j->act_stride, j->n_tokens, j->y + g * PACK_ROWS, j->y_stride);
+        j->kernel->gemm(j->w->n_in, packed_group(j, g, thread), j->act, j->act_stride, j->n_tokens,
+                        j->y + g * PACK_ROWS, j->y_stride);
 }
 
-static void matmul_packed(bibim_context *c, const matrix *w, const packed_kernel *pk, int64_t n_tokens, float *y,
-                          int64_t y_stride) {
+static void matmul_packed(bibim_context *c, const matrix *w, const packed_kernel *pk, int repack, int64_t n_tokens,
+                          float *y, int64_t y_stride) {
     packed_job j = {.w = w, .kernel = pk, .group_bytes = pk->packed_size(PACK_ROWS, w->n_in), .act = c->s.act,
                     .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride, .n_tokens = n_tokens,
-                    .n_groups = w->n_out / PACK_ROWS};
+                    .n_groups = w->n_out / PACK_ROWS, .pack_buf = repack ? c->s.pack_buf : NULL,
+                    .pack_stride = c->s.pack_stride};
     int64_t n_tasks = (int64_t)threadpool_n_threads(c->pool) * 8;
     j.groups_per_task = (j.n_groups + n_tasks - 1) / n_tasks;
     threadpool_run(c->pool, packed_task, &j, (j.n_groups + j.groups_per_task - 1) / j.groups_per_task);
+}
+
+/* Tokens from which a matrix left in file layout is packed group by group
+ * for each product. Such a matrix is usually the tied output matrix (its
+ * rows are also read as embeddings, so the model does not repack it), which
+ * batched decoding multiplies with one token per sequence. The row kernels
+ * unpack a row's blocks again for every token; packing costs once what
+ * about three tokens' unpacking does. Measured on Zen 4 (AVX-512), per group
+ * of 8 rows of 2048: packing 1.1 (Q6_K) to 1.6 us (Q4_K); the row kernel
+ * 0.5 us per token; the packed gemm 0.2-0.3 us per token; so at 8 tokens
+ * 3.1 us against 4.4 us for Q6_K. Q8_0, F16 and BF16 pack too slowly
+ * (10-32 us) to gain. The bits are the row kernels' (kernels.h), so a token's
+ * logits do not depend on how many share the product. */
+enum { REPACK_MIN_TOKENS = 8 };
+
+const packed_kernel *forward_repack_kernel(const bibim_context *c, const matrix *w) {
+    if (w->packed || w->n_out % PACK_ROWS != 0) return NULL;
+    if (c->cpu != CPU_LEVEL_AVX2 && c->cpu != CPU_LEVEL_AVX512) return NULL; /* elsewhere rows are faster */
+    if (w->type != BIBIM_TYPE_Q4_0 && w->type != BIBIM_TYPE_Q4_K && w->type != BIBIM_TYPE_Q6_K) return NULL;
+    return packed_kernel_at(w->type, c->cpu);
 }
 
 /* y = W x for the n_tokens rows prepared by prepare_acts. */
 static void matmul(bibim_context *c, const matrix *w, int64_t n_tokens, float *y, int64_t y_stride) {
     const packed_kernel *pk = w->packed ? packed_kernel_at(w->type, c->cpu) : NULL;
     if (pk) {
-        matmul_packed(c, w, pk, n_tokens, y, y_stride);
+        matmul_packed(c, w, pk, 0, n_tokens, y, y_stride);
+        return;
+    }
+    pk = n_tokens >= REPACK_MIN_TOKENS && c->s.pack_buf ? forward_repack_kernel(c, w) : NULL;
+    if (pk && pk->packed_size(PACK_ROWS, w->n_in) <= c->s.pack_stride) {
+        matmul_packed(c, w, pk, 1, n_tokens, y, y_stride);
         return;
     }
     matmul_job j = {.w = w, .kernel = dot_kernel_at(w->type, c->cpu), .act = c->s.act,

@@ -9,9 +9,11 @@
  *       what the single-sequence calls (eval, truncate, generate) use;
  *   (e) every argument error, with nothing changed after it;
  *   (f) 1, 2 and 3 threads give the same bits.
- * On a random model written here (F32) and its F16, Q8_0, Q4_0 and Q4_K_M
- * quantizations (packed kernels, several tile sizes: batches of up to 80
- * tokens), and on stories260K when ../shared has it. */
+ * On a random model written here, in F32 and quantized to F16, Q8_0, Q4_0
+ * and Q4_K_M (packed kernels, several tile sizes: batches of up to 80
+ * tokens); with tied embeddings in Q4_0 and Q4_K_M (a Q6_K output matrix in
+ * file layout, which products of many tokens pack on the fly); and on
+ * stories260K when ../shared has it. */
 #include "bibim.h"
 #include "harness.h"
 #include "model_builder.h"
@@ -30,7 +32,7 @@ typedef struct test_model {
     int n_vocab;
 } test_model;
 
-enum { MAX_MODELS = 8, N_CTX = 128, MAX_V = 512 };
+enum { MAX_MODELS = 10, N_CTX = 128, MAX_V = 512 };
 static test_model models[MAX_MODELS];
 static int n_models;
 static char tmp_dir[] = "/tmp/bibim-test-batch-XXXXXX";
@@ -137,18 +139,21 @@ enum { N_SEQS = 4, STEPS = 6 };
 static const int prompt_len[N_SEQS] = {17, 30, 9, 24}; /* 80 tokens: crosses every kernel's tile and chunk */
 static const int32_t slot_of[N_SEQS] = {2, 0, 3, 1};
 
-/* Prefill all four in one batch, then decode together; every row against
- * the sequence's solo run. Decode steps list the slots in a different order
- * each time. */
+/* Prefill all four in one batch (the logits after every prompt token),
+ * then decode together; every row against the sequence's solo run. Decode
+ * steps list the slots in a different order each time. */
 static void four_together(const test_model *tm, const solo *alone, bibim_token prompts[][32], int threads) {
     bibim_context *c = new_ctx(tm, N_SEQS, threads);
     batch_buf *b = batch_new();
     if (!c) goto done;
-    for (int i = 0; i < N_SEQS; i++) batch_add(b, slot_of[i], prompts[i], prompt_len[i], 0, 1);
+    for (int i = 0; i < N_SEQS; i++) batch_add(b, slot_of[i], prompts[i], prompt_len[i], 1, 0);
     if (batch_eval(c, b) != BIBIM_OK) goto done;
+    const float *row = b->logits;
     for (int i = 0; i < N_SEQS; i++)
-        CHECKF(same_row(b->logits + i * tm->n_vocab, alone[i].logits[0], tm->n_vocab),
-               "%s, %d threads: sequence %d's prompt logits differ from its solo run", tm->name, threads, i);
+        for (int t = 0; t < prompt_len[i]; t++, row += tm->n_vocab)
+            CHECKF(same_row(row, alone[i].prompt_logits + t * tm->n_vocab, tm->n_vocab),
+                   "%s, %d threads: sequence %d's logits after prompt token %d differ from its solo run", tm->name,
+                   threads, i, t);
     for (int s = 1; s <= STEPS; s++) {
         batch_reset(b);
         int order[N_SEQS];
@@ -161,8 +166,8 @@ static void four_together(const test_model *tm, const solo *alone, bibim_token p
         if (batch_eval(c, b) != BIBIM_OK) goto done;
         for (int k = 0; k < N_SEQS; k++) {
             int i = order[k];
-            const float *row = b->logits + k * tm->n_vocab;
-            CHECKF(argmax(row, tm->n_vocab) == alone[i].gen[s] && same_row(row, alone[i].logits[s], tm->n_vocab),
+            const float *got = b->logits + k * tm->n_vocab;
+            CHECKF(argmax(got, tm->n_vocab) == alone[i].gen[s] && same_row(got, alone[i].logits[s], tm->n_vocab),
                    "%s, %d threads: sequence %d, step %d differs from its solo run", tm->name, threads, i, s);
         }
     }
@@ -173,17 +178,29 @@ done:
     bibim_context_free(c);
 }
 
+/* N_SEQS solo records with room for each prompt's logits. */
+static solo *solos_new(const test_model *tm) {
+    solo *s = calloc(N_SEQS, sizeof *s);
+    for (int i = 0; i < N_SEQS; i++) s[i].prompt_logits = malloc(sizeof(float) * 32 * (size_t)tm->n_vocab);
+    return s;
+}
+
+static void solos_free(solo *s) {
+    for (int i = 0; i < N_SEQS; i++) free(s[i].prompt_logits);
+    free(s);
+}
+
 static int test_four_sequences_match_solo_runs(void) {
     for (int mi = 0; mi < n_models; mi++) {
         const test_model *tm = &models[mi];
         bibim_token prompts[N_SEQS][32];
-        solo *alone = calloc(N_SEQS, sizeof *alone);
+        solo *alone = solos_new(tm);
         for (int i = 0; i < N_SEQS; i++) {
             make_prompt(prompts[i], prompt_len[i], i + 1, tm->n_vocab);
             run_alone(tm, prompts[i], prompt_len[i], STEPS, 1, &alone[i]);
         }
         four_together(tm, alone, prompts, 1);
-        free(alone);
+        solos_free(alone);
     }
     return 0;
 }
@@ -194,18 +211,20 @@ static int test_thread_counts_same_bits(void) {
     for (int mi = 0; mi < n_models; mi++) {
         const test_model *tm = &models[mi];
         bibim_token prompts[N_SEQS][32];
-        solo *alone = calloc(N_SEQS, sizeof *alone), *alone3 = calloc(1, sizeof *alone3);
+        solo *alone = solos_new(tm), *alone3 = solos_new(tm);
         for (int i = 0; i < N_SEQS; i++) {
             make_prompt(prompts[i], prompt_len[i], i + 1, tm->n_vocab);
             run_alone(tm, prompts[i], prompt_len[i], STEPS, 1, &alone[i]);
         }
         run_alone(tm, prompts[1], prompt_len[1], STEPS, 3, alone3);
-        CHECKF(!memcmp(alone3->logits, alone[1].logits, sizeof alone3->logits), "%s: solo run, 3 threads differ",
-               tm->name);
+        CHECKF(!memcmp(alone3->logits, alone[1].logits, sizeof alone3->logits) &&
+                   !memcmp(alone3->prompt_logits, alone[1].prompt_logits,
+                           sizeof(float) * (size_t)(prompt_len[1] * tm->n_vocab)),
+               "%s: solo run, 3 threads differ", tm->name);
         four_together(tm, alone, prompts, 2);
         four_together(tm, alone, prompts, 3);
-        free(alone);
-        free(alone3);
+        solos_free(alone);
+        solos_free(alone3);
     }
     return 0;
 }
@@ -558,20 +577,15 @@ static void add_model(const char *path, const char *name) {
     else bibim_model_free(tm->m);
 }
 
-/* The random model in F32, then quantized; stories260K if present. */
-static int test_models_load(void) {
+/* Writes `s` in F32, quantizes it to each ftype and loads the results. */
+static void add_quantized(const shape *s, const bibim_ftype *types, const char *const *names, int n) {
     char path[256], qpath[256];
-    snprintf(path, sizeof path, "%s/f32.gguf", tmp_dir);
-    rng_state = 777;
+    snprintf(path, sizeof path, "%s/f32-%d.gguf", tmp_dir, n_models);
     weights w;
-    make_weights(&model_shape, &w);
-    int written = write_model(&model_shape, &w, path, NULL);
-    free_weights(&model_shape, &w);
-    if (!written) return 0;
-    add_model(path, "random F32");
-    const bibim_ftype types[] = {BIBIM_FTYPE_F16, BIBIM_FTYPE_Q8_0, BIBIM_FTYPE_Q4_0, BIBIM_FTYPE_Q4_K_M};
-    const char *names[] = {"random F16", "random Q8_0", "random Q4_0", "random Q4_K_M"};
-    for (int i = 0; i < 4; i++) {
+    make_weights(s, &w);
+    int written = write_model(s, &w, path, NULL);
+    free_weights(s, &w);
+    for (int i = 0; written && i < n; i++) {
         bibim_quantize_params qp = bibim_quantize_default_params();
         qp.ftype = types[i];
         qp.n_threads = 2;
@@ -582,6 +596,27 @@ static int test_models_load(void) {
         unlink(qpath); /* the model keeps its mapping */
     }
     unlink(path);
+}
+
+/* Tied embeddings: the output matrix stays in file layout (its rows are the
+ * embeddings), Q6_K here, and products of many tokens pack it on the fly. */
+static void add_tied_models(void) {
+    shape tied = model_shape;
+    tied.tied = 1;
+    const bibim_ftype types[] = {BIBIM_FTYPE_Q4_0, BIBIM_FTYPE_Q4_K_M};
+    const char *const names[] = {"tied Q4_0", "tied Q4_K_M"};
+    rng_state = 778;
+    add_quantized(&tied, types, names, 2);
+}
+
+/* The random model in F32 and quantized, untied and tied; stories260K if present. */
+static int test_models_load(void) {
+    const bibim_ftype types[] = {BIBIM_FTYPE_F32, BIBIM_FTYPE_F16, BIBIM_FTYPE_Q8_0, BIBIM_FTYPE_Q4_0,
+                                 BIBIM_FTYPE_Q4_K_M};
+    const char *const names[] = {"random F32", "random F16", "random Q8_0", "random Q4_0", "random Q4_K_M"};
+    rng_state = 777;
+    add_quantized(&model_shape, types, names, 5);
+    add_tied_models();
     const char *stories = SHARED_DIR "/models/stories260K.gguf";
     struct stat st;
     if (stat(stories, &st) == 0) add_model(stories, "stories260K");
