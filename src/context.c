@@ -221,6 +221,20 @@ bibim_status bibim_context_create(const bibim_model *model, const bibim_context_
 
 /* ---- one sequence: slot 0 ---- */
 
+/* One chunk of slot 0's tokens: the logits after every token into `all`
+ * when it is not NULL, else those after the last one into c->logits when
+ * `last` (the chunk ends the call). */
+static void eval_chunk(bibim_context *c, const bibim_token *tokens, int64_t n, float *all, int last) {
+    for (int64_t t = 0; t < n; t++) {
+        c->s.seq[t] = 0;
+        c->s.pos[t] = c->n_past[0] + t;
+        c->s.rows[t] = all ? t : n - 1;
+    }
+    if (all) forward_batch(c, tokens, n, n, all);
+    else forward_batch(c, tokens, n, last ? 1 : 0, c->logits);
+    c->n_past[0] += (uint32_t)n;
+}
+
 bibim_status bibim_context_eval(bibim_context *c, const bibim_token *tokens, int64_t n, float *all_logits) {
     if (!c || !c->pool) return BIBIM_ERR_INVALID_ARG;
     if (n <= 0 || !tokens) return context_fail(c, BIBIM_ERR_INVALID_ARG, "no tokens to evaluate");
@@ -235,19 +249,7 @@ bibim_status bibim_context_eval(bibim_context *c, const bibim_token *tokens, int
                                 tokens[i], (long long)i, n_vocab);
     for (int64_t done = 0; done < n;) {
         int64_t chunk = n - done < c->n_batch ? n - done : c->n_batch;
-        int last = done + chunk == n;
-        for (int64_t t = 0; t < chunk; t++) {
-            c->s.seq[t] = 0;
-            c->s.pos[t] = c->n_past[0] + t;
-            c->s.rows[t] = t;
-        }
-        /* Logits of every token if asked, else of the very last one only. */
-        if (all_logits) forward_batch(c, tokens + done, chunk, chunk, all_logits + done * n_vocab);
-        else {
-            c->s.rows[0] = chunk - 1;
-            forward_batch(c, tokens + done, chunk, last ? 1 : 0, c->logits);
-        }
-        c->n_past[0] += (uint32_t)chunk;
+        eval_chunk(c, tokens + done, chunk, all_logits ? all_logits + done * n_vocab : NULL, done + chunk == n);
         done += chunk;
     }
     if (all_logits) memcpy(c->logits, all_logits + (n - 1) * n_vocab, (size_t)n_vocab * sizeof(float));
