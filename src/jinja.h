@@ -67,9 +67,10 @@ struct jinja_limits {
     /* Bytes of the rendering and of any one string built on the way
      * (default JINJA_DEFAULT_MAX_BYTES). */
     size_t max_bytes;
-    /* Evaluation steps: one per expression evaluated, loop iteration and
-     * list item made, and one per 64 bytes of string built
-     * (default JINJA_DEFAULT_MAX_STEPS, about a second of work). */
+    /* Evaluation steps: one per expression evaluated and loop iteration,
+     * four per list item made, one per 16 bytes of text built (default
+     * JINJA_DEFAULT_MAX_STEPS: about a second of work and at most some
+     * hundreds of MiB held). */
     unsigned long long max_steps;
 };
 #define JINJA_DEFAULT_MAX_BYTES ((size_t)64 << 20)

@@ -12,6 +12,10 @@
 #include <time.h>
 
 #define JINJA_MAX_EVAL_DEPTH 400
+/* Steps (see jinja_limits) per list item made and bytes of text per step:
+ * they also bound the memory a render can hold. */
+#define JV_ITEM_STEPS 4
+#define JV_BYTES_PER_STEP 16
 
 enum jinja_fn {
     JF_RANGE, JF_NAMESPACE, JF_RAISE, JF_STRFTIME, JF_MACRO, JF_CALLER,
@@ -83,7 +87,7 @@ static int jv_buf_check(struct jinja_ev *E, const struct jinja_buf *b, size_t po
 static struct jinja_value *jv_from_buf(struct jinja_ev *E, struct jinja_buf *b, size_t pos)
 {
     struct jinja_value *v = NULL;
-    if (jv_buf_check(E, b, pos) == 0 && jv_step(E, pos, b->n / 64 + 1) == 0) {
+    if (jv_buf_check(E, b, pos) == 0 && jv_step(E, pos, b->n / JV_BYTES_PER_STEP + 1) == 0) {
         v = jinja_value_stringn(b->p ? b->p : "", b->n);
         if (!v)
             jv_oom(E, pos);
@@ -982,7 +986,7 @@ static struct jinja_value *jv_items(struct jinja_ev *E, const struct jinja_value
 {
     /* which: 0 items, 1 keys, 2 values */
     struct jinja_value *arr = jinja_value_array();
-    if (!arr || jv_step(E, pos, obj->u.obj.n) != 0) {
+    if (!arr || jv_step(E, pos, (unsigned long long)obj->u.obj.n * JV_ITEM_STEPS) != 0) {
         jinja_value_free(arr);
         return arr ? NULL : jv_oom(E, pos);
     }
@@ -1323,7 +1327,7 @@ static struct jinja_value *jv_slice(struct jinja_ev *E, const struct jinja_value
         return jv_oom(E, pos);
     }
     for (double i = start; dir * i < dir * stop; i += step) {
-        if (jv_step(E, pos, 1) != 0) {
+        if (jv_step(E, pos, r ? JV_ITEM_STEPS : 1) != 0) {
             jinja_value_free(r);
             free(off);
             free(sb.p);
@@ -1789,7 +1793,7 @@ static struct jinja_value *jv_split(struct jinja_ev *E, const struct jinja_value
     if (keep < 0)
         keep = fmax((double)parts + keep, 0);
     size_t kept = (size_t)keep, idx = 0;
-    if (jv_step(E, pos, parts) != 0) {
+    if (jv_step(E, pos, (unsigned long long)parts * JV_ITEM_STEPS) != 0) {
         jinja_value_free(arr);
         return NULL;
     }
@@ -1948,7 +1952,7 @@ static struct jinja_value *jv_call(struct jinja_ev *E, const struct jinja_value 
         if (v[2] == 0)
             return jv_fail(E, pos, "range() step must not be zero");
         double count = v[2] > 0 ? ceil((v[1] - v[0]) / v[2]) : ceil((v[0] - v[1]) / -v[2]);
-        if (!(count <= (double)(E->max_steps - E->steps)) && count > 0) {
+        if (!(count * JV_ITEM_STEPS <= (double)(E->max_steps - E->steps)) && count > 0) {
             jinja_diag_set(E->d, pos, "range() is too long for the template's work limit (%llu steps)", E->max_steps);
             return NULL;
         }
@@ -1956,7 +1960,7 @@ static struct jinja_value *jv_call(struct jinja_ev *E, const struct jinja_value 
         if (!arr)
             return jv_oom(E, pos);
         for (double x = v[0]; v[2] > 0 ? x < v[1] : x > v[1]; x += v[2]) {
-            if (jv_step(E, pos, 1) != 0) {
+            if (jv_step(E, pos, JV_ITEM_STEPS) != 0) {
                 jinja_value_free(arr);
                 return NULL;
             }
@@ -2120,7 +2124,7 @@ static struct jinja_value *jv_filter_plain(struct jinja_ev *E, const char *name,
         }
         if (!strcmp(name, "reverse") || !strcmp(name, "sort") || !strcmp(name, "unique")) {
             struct jinja_value *r = jinja_value_array();
-            if (!r || jv_step(E, pos, n) != 0) {
+            if (!r || jv_step(E, pos, (unsigned long long)n * JV_ITEM_STEPS) != 0) {
                 jinja_value_free(r);
                 return r ? NULL : jv_oom(E, pos);
             }
@@ -2531,7 +2535,7 @@ static struct jinja_value *jv_binary(struct jinja_ev *E, const struct jinja_node
     } else if (l->type == JINJA_ARRAY && r->type == JINJA_ARRAY) {
         if (!strcmp(op, "+")) {
             struct jinja_value *a = jinja_value_array();
-            if (!a || jv_step(E, pos, l->u.arr.n + r->u.arr.n) != 0) {
+            if (!a || jv_step(E, pos, (unsigned long long)(l->u.arr.n + r->u.arr.n) * JV_ITEM_STEPS) != 0) {
                 jinja_value_free(a);
                 return a ? NULL : jv_oom(E, pos);
             }
@@ -2931,7 +2935,7 @@ static int jv_emit(struct jinja_ev *E, struct jinja_buf *out, const struct jinja
         return 0;
     if (jv_str(E, out, v, pos) != 0)
         return -1;
-    return jv_step(E, pos, (v->type == JINJA_STRING ? v->u.str.n : 16) / 64);
+    return jv_step(E, pos, (v->type == JINJA_STRING ? v->u.str.n : 16) / JV_BYTES_PER_STEP);
 }
 
 static int jv_call_block(struct jinja_ev *E, const struct jinja_node *n, struct jinja_scope *s, struct jinja_buf *out)
@@ -2982,7 +2986,7 @@ static int jv_exec(struct jinja_ev *E, struct jinja_node *const *body, size_t nb
         switch (n->kind) {
         case JN_TEXT:
             jinja_buf_add(out, n->name, n->name_len);
-            rc = jv_step(E, n->pos, n->name_len / 64);
+            rc = jv_step(E, n->pos, n->name_len / JV_BYTES_PER_STEP);
             break;
         case JN_OUTPUT: {
             struct jinja_value *v = jv_eval(E, n->a, s);

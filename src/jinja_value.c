@@ -71,34 +71,57 @@ struct jinja_value *jinja_value_ref(struct jinja_value *v)
     return v;
 }
 
+/* Frees one value whose count reached zero; containers' items whose counts
+ * reach zero go on the pending list (so deep nesting needs no deep stack). */
+static void jinja_value_release(struct jinja_value *v, struct jinja_value ***pending, size_t *n, size_t *cap)
+{
+    size_t nitems = v->type == JINJA_ARRAY ? v->u.arr.n : v->type == JINJA_OBJECT ? v->u.obj.n : 0;
+    for (size_t i = 0; i < nitems; i++) {
+        struct jinja_value *c = v->type == JINJA_ARRAY ? v->u.arr.items[i] : v->u.obj.vals[i];
+        if (v->type == JINJA_OBJECT)
+            free(v->u.obj.keys[i]);
+        if (!c || --c->refs > 0)
+            continue;
+        if (*n == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 64;
+            struct jinja_value **p = ncap < SIZE_MAX / sizeof *p ? realloc(*pending, ncap * sizeof *p) : NULL;
+            if (!p) { /* no memory for the list: free this one right away */
+                struct jinja_value **none = NULL;
+                size_t zn = 0, zcap = 0;
+                jinja_value_release(c, &none, &zn, &zcap);
+                while (zn)
+                    jinja_value_release(none[--zn], &none, &zn, &zcap);
+                free(none);
+                continue;
+            }
+            *pending = p;
+            *cap = ncap;
+        }
+        (*pending)[(*n)++] = c;
+    }
+    switch (v->type) {
+    case JINJA_STRING: free(v->u.str.s); break;
+    case JINJA_ARRAY: free(v->u.arr.items); break;
+    case JINJA_OBJECT:
+        free(v->u.obj.keys);
+        free(v->u.obj.vals);
+        break;
+    case JINJA_CALLABLE: jinja_value_free(v->u.fn.self); break;
+    default: break;
+    }
+    free(v);
+}
+
 void jinja_value_free(struct jinja_value *v)
 {
     if (!v || --v->refs > 0)
         return;
-    switch (v->type) {
-    case JINJA_STRING:
-        free(v->u.str.s);
-        break;
-    case JINJA_ARRAY:
-        for (size_t i = 0; i < v->u.arr.n; i++)
-            jinja_value_free(v->u.arr.items[i]);
-        free(v->u.arr.items);
-        break;
-    case JINJA_OBJECT:
-        for (size_t i = 0; i < v->u.obj.n; i++) {
-            free(v->u.obj.keys[i]);
-            jinja_value_free(v->u.obj.vals[i]);
-        }
-        free(v->u.obj.keys);
-        free(v->u.obj.vals);
-        break;
-    case JINJA_CALLABLE:
-        jinja_value_free(v->u.fn.self);
-        break;
-    default:
-        break;
-    }
-    free(v);
+    struct jinja_value **pending = NULL;
+    size_t n = 0, cap = 0;
+    jinja_value_release(v, &pending, &n, &cap);
+    while (n)
+        jinja_value_release(pending[--n], &pending, &n, &cap);
+    free(pending);
 }
 
 enum jinja_type jinja_value_type(const struct jinja_value *v) { return v ? v->type : JINJA_UNDEFINED; }
