@@ -329,6 +329,9 @@ static int test_errors(void)
     EXPECT_ERROR("{% for m in messages %}{% if m.role == 'tool' %}\n{{ raise_exception('no tools: ' ~ m.role) }}{% endif %}{% endfor %}",
                  "{\"messages\":[{\"role\":\"user\"},{\"role\":\"tool\"}]}", 2, 4, "no tools: tool");
     EXPECT_ERROR("{% break %}", "{}", 1, 4, "'break' outside a loop");
+    /* found by fuzz_jinja: an error must always say why */
+    EXPECT_ERROR("{{ raise_exception(iqy ) }}", "{}", 1, 4, "raise_exception() with an empty message");
+    EXPECT_ERROR("{{ raise_exception('') }}", "{}", 1, 4, "raise_exception() with an empty message");
     EXPECT_ERROR("x{{ 'a' * 3 }}", "{}", 1, 9, "unknown operator \"*\"");
     EXPECT_ERROR("{% for x in 'abc' %}{% endfor %}", "{}", 1, 13, "expected an iterable or object");
     EXPECT_ERROR("{{ [1, 'a'] | sort }}", "{}", 1, 13, "cannot compare");
