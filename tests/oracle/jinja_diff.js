@@ -146,7 +146,7 @@ fs.writeFileSync(file, Buffer.concat(parts));
 const raw = execFileSync(binary, ["--render", file], { maxBuffer: 1 << 30 });
 fs.rmSync(path.dirname(file), { recursive: true });
 
-let at = 0, mismatches = 0, rendered = 0;
+let at = 0, mismatches = 0, rendered = 0, known = 0;
 for (const t of templates) {
   const nl = raw.indexOf(10, at);
   const [tag, len] = raw.slice(at, nl).toString().split(" ");
@@ -155,11 +155,17 @@ for (const t of templates) {
   const want = renderOracle(t);
   const same = tag === "OK" ? want.ok && Buffer.from(want.text, "utf8").equals(raw.slice(nl + 1, nl + 1 + Number(len))) : !want.ok;
   rendered += want.ok;
+  // known difference: HF prints a function as its JavaScript source
+  if (!same && tag === "ERR" && text.includes("cannot convert a function") && want.ok && want.text.includes("=>")) {
+    known++;
+    continue;
+  }
   if (!same) {
     mismatches++;
     if (mismatches <= 20)
       console.log(`--- template: ${JSON.stringify(t)}\n    C:      ${tag} ${JSON.stringify(text)}\n    oracle: ${want.ok ? "OK" : "ERR"} ${JSON.stringify(want.text)}`);
   }
 }
-console.log(`${templates.length} templates, ${rendered} rendered by the oracle, ${mismatches} mismatches`);
+console.log(`${templates.length} templates, ${rendered} rendered by the oracle, ${mismatches} mismatches` +
+  (known ? ` (and ${known} known: functions printed)` : ""));
 process.exit(mismatches ? 1 : 0);
