@@ -969,6 +969,8 @@ static const char *const semantic_templates[] = {
     "{% macro mm(p, q=1) %}[{{ p }}|{{ q }}]{% endmacro %}{{ mm({'k': x} + -1) }}{{ mm([1] - 2) }}",
     "{{ strftime_now('%Y-%m-%d %% %q %') }}|{{ strftime_now(1) }}",
     "{{ strftime_now('%Y') | int > 2000 }}|{{ strftime_now is callable }}",
+    "{% set x = 0 %}{% for i in [1, 2, 3] %}{% set x = x + i %}{{ x }}{% endfor %}{{ x }}|{% for a in [1, 2] %}{% for b in [3] %}{{ loop.index }}{% endfor %}{{ loop.index }}{% endfor %}|{% for m in messages if m.role != 'system' %}{{ loop.previtem.role if loop.previtem is defined else '-' }}{% endfor %}|{% macro f() %}{% set inner = 1 %}{{ inner }}{% endmacro %}{{ f() }}{{ inner }}",
+    "{% if true %}{% set a = 1 %}{% endif %}{{ a }}|{% for i in [1] %}{% macro g() %}G{{ i }}{% endmacro %}{% endfor %}{{ g is defined }}|{% set s2 %}{% for i in [1, 2] %}{{ i }}{% endfor %}{% endset %}{{ s2 ~ '!' }}|{{ 'a' }}}|{{ '}}' }}",
     "{{ 'ǅǈ ﬀ ŉ ΐ ß İ ΑΣ ΑΣ. Σ ǰ ᾳ Ｚ 𐐨 ა ﬃx' | upper }}|{{ 'ǅǈ ΑΣ ΑΣ. Σ ΑΣΑ Α\u0301Σ ΑΣ\'Α İ Ｚ 𐐀 Ა' | lower }}|{{ 'ǆx ﬀy' | title }}|{{ 'ǆx'.capitalize() }}|{{ 'ﬀ' | capitalize }}|{{ 'ᾳ' is upper }}|{{ 'Ǆ' is upper }}|{{ ['ǅ', 'ǆ', 'Ǆ', 'b', 'B', 'ä', 'Ä'] | sort }}",
 };
 #define NSEM (sizeof semantic_templates / sizeof semantic_templates[0])
