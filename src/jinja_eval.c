@@ -1884,7 +1884,10 @@ static struct jinja_value *jv_call(struct jinja_ev *E, const struct jinja_value 
         struct jinja_buf b = JV_BUF(E);
         if (a0 && a0->type != JINJA_UNDEFINED)
             jv_raw_str(E, &b, a0, pos);
-        jinja_diag_set(E->d, pos, "%s", b.n ? b.p : "raise_exception() with an empty message");
+        if (b.n)
+            jinja_diag_set(E->d, pos, "raise_exception: %s", b.p);
+        else
+            jinja_diag_set(E->d, pos, "raise_exception() with an empty message");
         free(b.p);
         return NULL;
     }
