@@ -437,6 +437,16 @@ enum {
  * or -1 if the token id is out of range. Read-only, thread-safe. */
 int64_t bibim_token_piece(const bibim_model *model, bibim_token token, unsigned flags, char *buf, size_t capacity);
 
+/* The text of a whole token sequence, as Hugging Face's decode gives it:
+ * the pieces joined, without the space a SentencePiece tokenizer puts before
+ * the text (its "dummy prefix"). flags: BIBIM_PIECE_SPECIAL renders control
+ * tokens (BOS, <|eot_id|>, ...); otherwise they are left out. The bytes may
+ * be incomplete UTF-8 where the tokens end mid-character. Writes up to
+ * `capacity` bytes and returns the full length; -1 for a token id out of
+ * range or bad arguments, -2 when out of memory. Read-only, thread-safe. */
+int64_t bibim_detokenize(const bibim_model *model, const bibim_token *tokens, int64_t n_tokens, unsigned flags,
+                         char *buf, size_t capacity);
+
 /* Special tokens (-1 if the model has none). */
 bibim_token bibim_token_bos(const bibim_model *model);
 bibim_token bibim_token_eos(const bibim_model *model);

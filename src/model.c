@@ -452,6 +452,12 @@ int64_t bibim_token_piece(const bibim_model *model, bibim_token token, unsigned 
     return tokenizer_piece(model->tok, token, flags, buf, capacity);
 }
 
+int64_t bibim_detokenize(const bibim_model *model, const bibim_token *tokens, int64_t n_tokens, unsigned flags,
+                         char *buf, size_t capacity) {
+    if (!model || !model->tok || (!buf && capacity)) return -1;
+    return tokenizer_decode(model->tok, tokens, n_tokens, flags, buf, capacity);
+}
+
 bibim_token bibim_token_bos(const bibim_model *model) { return model && model->tok ? tokenizer_bos(model->tok) : -1; }
 bibim_token bibim_token_eos(const bibim_model *model) { return model && model->tok ? tokenizer_eos(model->tok) : -1; }
 

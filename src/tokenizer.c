@@ -620,3 +620,33 @@ int64_t tokenizer_piece(const tokenizer *tok, bibim_token token, unsigned flags,
     default: return 0; /* unused and undefined tokens render as nothing, as in llama.cpp */
     }
 }
+
+int64_t tokenizer_decode(const tokenizer *tok, const bibim_token *tokens, int64_t n, unsigned flags, char *buf,
+                         size_t capacity) {
+    if (!tok || n < 0 || (n && !tokens)) return -1;
+    if (!buf) capacity = 0;
+    /* SentencePiece's dummy prefix: the space the encoder put before the
+     * text is not part of it (as Hugging Face's decoder and llama.cpp do). */
+    int strip_space = tok->kind == TOKENIZER_SPM && tok->add_space_prefix;
+    size_t total = 0;
+    char small[256];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t len = tokenizer_piece(tok, tokens[i], flags, small, sizeof small);
+        if (len < 0) return -1;
+        if (len == 0) continue;
+        const char *piece = small;
+        char *big = NULL;
+        if (len > (int64_t)sizeof small) {
+            if (!(big = malloc((size_t)len))) return -2;
+            tokenizer_piece(tok, tokens[i], flags, big, (size_t)len);
+            piece = big;
+        }
+        size_t skip = strip_space && piece[0] == ' ' ? 1 : 0;
+        strip_space = 0;
+        size_t m = (size_t)len - skip;
+        if (total < capacity) memcpy(buf + total, piece + skip, m <= capacity - total ? m : capacity - total);
+        total += m;
+        free(big);
+    }
+    return (int64_t)total;
+}

@@ -72,6 +72,11 @@ bibim_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len
  * range. Read-only. */
 int64_t tokenizer_piece(const tokenizer *tok, bibim_token token, unsigned flags, char *buf, size_t capacity);
 
+/* The text of a token sequence (semantics of bibim_detokenize); -1 for an
+ * id out of range, -2 when out of memory. */
+int64_t tokenizer_decode(const tokenizer *tok, const bibim_token *tokens, int64_t n, unsigned flags, char *buf,
+                         size_t capacity);
+
 /* -1 if the model has none. */
 bibim_token tokenizer_bos(const tokenizer *tok);
 bibim_token tokenizer_eos(const tokenizer *tok);

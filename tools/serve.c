@@ -7,6 +7,9 @@
 #include "serve.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,6 +99,7 @@ typedef struct connection {
 
 static server srv_state;
 static serve_options opts;
+static int requests_in_flight; /* between a request's headers and its log line (atomic) */
 
 static int add_body(connection *c, const char *data, size_t n) {
     if (c->too_large || c->n_body + n > (size_t)opts.max_body) {
@@ -141,6 +145,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *mc, connection *c, http
     free(r->body);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+    if (r->allow) MHD_add_response_header(resp, "Allow", r->allow);
     if (r->retry_after) {
         char s[16];
         snprintf(s, sizeof s, "%d", r->retry_after);
@@ -168,6 +173,16 @@ static int authorized(struct MHD_Connection *mc, const char *url) {
     return diff == 0;
 }
 
+/* 1 if the peer has closed the connection (read side ended or reset). */
+static int client_gone(void *client) {
+    int fd = (int)(intptr_t)client;
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0) return 0;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return 1;
+    char c;
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -176,6 +191,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (!c) { /* the headers arrived: the body (if any) comes in the next calls */
         if (!(c = calloc(1, sizeof *c))) return MHD_NO;
         c->started = now_monotonic();
+        __atomic_add_fetch(&requests_in_flight, 1, __ATOMIC_SEQ_CST);
         snprintf(c->method, sizeof c->method, "%s", method);
         snprintf(c->url, sizeof c->url, "%s", url);
         *con_cls = c;
@@ -188,6 +204,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     }
     http_reply r = {0};
     r.prompt_tokens = r.completion_tokens = -1;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) {
+        r.client_gone = client_gone;
+        r.client = (void *)(intptr_t)ci->connect_fd;
+    }
     if (!authorized(mc, url)) {
         api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
                   "missing or wrong API key: send 'Authorization: Bearer KEY'");
@@ -226,6 +247,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
     free(c->body);
     free(c);
     *con_cls = NULL;
+    __atomic_sub_fetch(&requests_in_flight, 1, __ATOMIC_SEQ_CST);
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
@@ -315,6 +337,14 @@ int cmd_serve(int argc, char **argv) {
     MHD_socket listen_fd = MHD_quiesce_daemon(daemon);
     if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
     sched_shutdown(sch, now_monotonic() + (double)opts.grace);
+    /* Every request has now finished or been cancelled; let the connection
+     * threads send those last answers (a 503, the end of a stream) before
+     * the daemon closes the connections. */
+    for (double until = now_monotonic() + 2.0;
+         __atomic_load_n(&requests_in_flight, __ATOMIC_SEQ_CST) > 0 && now_monotonic() < until;) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     MHD_stop_daemon(daemon);
     daemon = NULL;
     fprintf(stderr, "bibim serve: stopped\n");

@@ -126,8 +126,13 @@ typedef struct http_reply {
     char *body;               /* malloc'd, or NULL when streaming */
     const char *content_type;
     int retry_after;          /* seconds for a Retry-After header; 0: none */
+    const char *allow;        /* the Allow header of a 405, or NULL */
     sse_stream *stream;
     long long prompt_tokens, completion_tokens; /* for the request log; -1: not a generation */
+    /* Set by the caller: 1 once the client has closed its connection, so a
+     * long generation it no longer waits for can be cancelled. */
+    int (*client_gone)(void *client);
+    void *client;
 } http_reply;
 
 /* Answers one request whose body is complete (n_body bytes, NUL-terminated). */

@@ -25,9 +25,28 @@ struct sse_stream {
     size_t text_sent, lp_sent;
     int sent_role, finished;
     long long *report;  /* the connection's completion count, set at the end */
+    int (*client_gone)(void *client);
+    void *client;
     char *buf;          /* events built, not yet read */
     size_t n_buf, off_buf, cap_buf;
 };
+
+/* Offset of the first byte that is not valid UTF-8, or -1: JSON is UTF-8,
+ * and text that is not would be passed on to the model and back to clients. */
+static long long invalid_utf8_at(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (!len || i + len > n) return (long long)i;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return (long long)i;
+        if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) || (c == 0xF0 && s[i + 1] < 0x90) ||
+            (c == 0xF4 && s[i + 1] > 0x8F))
+            return (long long)i;
+        i += len;
+    }
+    return -1;
+}
 
 void api_error(http_reply *out, int status, const char *type, const char *param, const char *code, const char *fmt,
                ...) {
@@ -179,8 +198,9 @@ static int parse_generation_fields(server *srv, const cJSON *req, serve_request 
     bibim_sampler_params *sp = &r->sampling;
     /* OpenAI's defaults (temperature 1, no top-k/min-p), not the CLI's. */
     sp->temperature = (float)temperature;
-    sp->top_p = (float)top_p;
-    sp->top_k = (int32_t)top_k;
+    /* top_p 0 keeps only the most likely token, as OpenAI treats it. */
+    sp->top_p = top_p > 0 ? (float)top_p : 1.0f;
+    sp->top_k = top_p > 0 ? (int32_t)top_k : 1;
     sp->min_p = (float)min_p;
     sp->presence_penalty = (float)presence;
     sp->frequency_penalty = (float)frequency;
@@ -246,6 +266,40 @@ static int completion_prompt(server *srv, const cJSON *req, serve_request *r, ht
     return 0;
 }
 
+/* A copy of the messages where content given as parts that are all text
+ * ([{"type":"text","text":...}, ...]) becomes one string, as clients mean
+ * it: most chat templates only handle string content. Other content (images,
+ * ...) passes through for templates that know it. */
+static cJSON *flatten_text_parts(const cJSON *msgs) {
+    cJSON *copy = cJSON_Duplicate(msgs, 1), *m;
+    if (!copy) return NULL;
+    cJSON_ArrayForEach(m, copy) {
+        cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content"), *part;
+        if (!cJSON_IsArray(content)) continue;
+        size_t len = 0;
+        int all_text = 1;
+        cJSON_ArrayForEach(part, content) {
+            const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
+            const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+            all_text &= cJSON_IsString(type) && !strcmp(type->valuestring, "text") && cJSON_IsString(text);
+            if (all_text) len += strlen(text->valuestring);
+        }
+        if (!all_text) continue;
+        char *joined = malloc(len + 1);
+        if (!joined) return cJSON_Delete(copy), NULL;
+        len = 0;
+        cJSON_ArrayForEach(part, content) {
+            const char *t = cJSON_GetObjectItemCaseSensitive(part, "text")->valuestring;
+            memcpy(joined + len, t, strlen(t));
+            len += strlen(t);
+        }
+        joined[len] = 0;
+        cJSON_ReplaceItemInObjectCaseSensitive(m, "content", cJSON_CreateString(joined));
+        free(joined);
+    }
+    return copy;
+}
+
 /* Renders `messages` (and `tools`) with the chat template. */
 static char *render_messages(server *srv, const cJSON *req, int add_generation_prompt, http_reply *out) {
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
@@ -266,7 +320,9 @@ static char *render_messages(server *srv, const cJSON *req, int add_generation_p
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(req, "tools");
     if (tools && !cJSON_IsNull(tools) && !cJSON_IsArray(tools))
         return BAD_REQUEST(out, "tools", "'tools' must be an array"), NULL;
-    char *msgs_json = cJSON_PrintUnformatted(msgs);
+    cJSON *flat = flatten_text_parts(msgs);
+    char *msgs_json = flat ? cJSON_PrintUnformatted(flat) : NULL;
+    cJSON_Delete(flat);
     char *tools_json = cJSON_IsArray(tools) ? cJSON_PrintUnformatted(tools) : NULL;
     bibim_chat_params cp = bibim_chat_default_params();
     cp.add_generation_prompt = add_generation_prompt;
@@ -391,7 +447,11 @@ static cJSON *response_head(server *srv, const char *id, const char *object, lon
 /* Waits until the request ends; then the whole response. */
 static void reply_whole(server *srv, serve_request *r, int chat, http_reply *out) {
     sched_lock(srv->sched);
-    while (r->finish == FINISH_NONE) sched_wait(srv->sched, r, now_monotonic() + 1.0);
+    while (r->finish == FINISH_NONE) {
+        sched_wait(srv->sched, r, now_monotonic() + 0.25);
+        if (r->finish == FINISH_NONE && !r->cancelled && out->client_gone && out->client_gone(out->client))
+            r->cancelled = 1; /* nobody will read the answer: the scheduler drops it at the next step */
+    }
     sched_unlock(srv->sched); /* the scheduler no longer touches r's output */
     out->prompt_tokens = r->n_prompt;
     out->completion_tokens = r->n_generated;
@@ -523,7 +583,8 @@ size_t sse_read(sse_stream *st, char *buf, size_t max) {
         for (;;) {
             sse_collect(st);
             if (st->n_buf > 0 || st->finished) break;
-            sched_wait(st->srv->sched, st->req, now_monotonic() + 1.0);
+            sched_wait(st->srv->sched, st->req, now_monotonic() + 0.25);
+            if (!st->req->cancelled && st->client_gone && st->client_gone(st->client)) st->req->cancelled = 1;
         }
         sched_unlock(st->srv->sched);
     }
@@ -570,6 +631,8 @@ static void run_request(server *srv, serve_request *r, int chat, int stream, int
     st->req = r;
     st->chat = chat;
     st->include_usage = include_usage;
+    st->client_gone = out->client_gone;
+    st->client = out->client;
     st->created = (long)time(NULL);
     make_id(srv, chat ? "chatcmpl" : "cmpl", st->id, sizeof st->id);
     out->status = 200;
@@ -667,47 +730,52 @@ static void handle_tokenize(server *srv, const cJSON *req, http_reply *out) {
     reply_json(out, 200, root);
 }
 
+/* Bytes that are not valid UTF-8 become U+FFFD (JSON strings must be UTF-8). */
+static char *utf8_sanitized(const char *s, size_t n) {
+    char *out = malloc(3 * n + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        long long bad = invalid_utf8_at((const unsigned char *)s + i, n - i);
+        size_t good = bad < 0 ? n - i : (size_t)bad;
+        memcpy(out + o, s + i, good);
+        o += good;
+        i += good;
+        if (bad >= 0) {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
 static void handle_detokenize(server *srv, const cJSON *req, http_reply *out) {
     const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(req, "tokens"), *e;
     if (!cJSON_IsArray(tokens)) return BAD_REQUEST(out, "tokens", "'tokens' must be an array of token ids");
-    bibim_text_stream *ts = NULL;
-    if (bibim_text_stream_create(srv->model, NULL, 0, BIBIM_PIECE_SPECIAL, &ts) != BIBIM_OK)
-        return api_error(out, 500, "server_error", NULL, NULL, "out of memory");
-    char *text = NULL;
-    size_t n = 0, cap = 0;
-    const char *piece;
-    size_t len;
-    int bad = 0;
+    int n = cJSON_GetArraySize(tokens), i = 0;
+    bibim_token *ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+    if (!ids) return api_error(out, 500, "server_error", NULL, NULL, "out of memory");
     cJSON_ArrayForEach(e, tokens) {
         if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0 ||
-            e->valuedouble > 2147483647.0 ||
-            bibim_text_stream_push(ts, (bibim_token)e->valuedouble, &piece, &len, NULL) != BIBIM_OK) {
-            bad = 1;
-            break;
+            e->valuedouble > 2147483647.0) {
+            free(ids);
+            return BAD_REQUEST(out, "tokens", "'tokens' must hold token ids of this model");
         }
-        for (int last = 0; last < 2; last++) {
-            if (n + len + 1 > cap) {
-                char *p = realloc(text, cap = 2 * (n + len + 1));
-                if (!p) { bad = 2; break; }
-                text = p;
-            }
-            memcpy(text + n, piece, len);
-            n += len;
-            if (last || e->next) break;
-            bibim_text_stream_finish(ts, &piece, &len);
-        }
-        if (bad) break;
+        ids[i++] = (bibim_token)e->valuedouble;
     }
-    bibim_text_stream_free(ts);
-    if (bad) {
-        free(text);
-        if (bad == 2) return api_error(out, 500, "server_error", NULL, NULL, "out of memory");
-        return BAD_REQUEST(out, "tokens", "'tokens' must hold token ids of this model");
-    }
-    cJSON *root = cJSON_CreateObject();
-    if (text) text[n] = 0;
-    cJSON_AddStringToObject(root, "content", text ? text : "");
+    int64_t len = bibim_detokenize(srv->model, ids, n, BIBIM_PIECE_SPECIAL, NULL, 0);
+    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (text) bibim_detokenize(srv->model, ids, n, BIBIM_PIECE_SPECIAL, text, (size_t)len);
+    free(ids);
+    if (len == -1) return BAD_REQUEST(out, "tokens", "'tokens' must hold token ids of this model");
+    char *clean = text ? utf8_sanitized(text, (size_t)len) : NULL;
     free(text);
+    if (!clean) return api_error(out, 500, "server_error", NULL, NULL, "out of memory");
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "content", clean);
+    free(clean);
     reply_json(out, 200, root);
 }
 
@@ -759,23 +827,6 @@ static void handle_metrics(server *srv, http_reply *out) {
     out->content_type = "text/plain; version=0.0.4";
 }
 
-/* Offset of the first byte that is not valid UTF-8, or -1: JSON is UTF-8,
- * and text that is not would be passed on to the model and back to clients. */
-static long long invalid_utf8_at(const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-        if (!len || i + len > n) return (long long)i;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return (long long)i;
-        if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) || (c == 0xF0 && s[i + 1] < 0x90) ||
-            (c == 0xF4 && s[i + 1] > 0x8F))
-            return (long long)i;
-        i += len;
-    }
-    return -1;
-}
-
 /* 1 if the content type is JSON (parameters such as charset allowed). */
 static int is_json_type(const char *ct) {
     if (!ct) return 0;
@@ -796,9 +847,11 @@ void api_handle(server *srv, const char *method, const char *url, const char *co
     for (size_t i = 0; i < sizeof get_paths / sizeof *get_paths; i++) is_get_path |= !strcmp(url, get_paths[i]);
     if (!is_post_path && !is_get_path)
         return api_error(out, 404, "invalid_request_error", NULL, "not_found", "no such endpoint: %s %s", method, url);
-    if ((is_post_path && !post) || (is_get_path && !get))
+    if ((is_post_path && !post) || (is_get_path && !get)) {
+        out->allow = is_post_path ? "POST" : "GET";
         return api_error(out, 405, "invalid_request_error", NULL, "method_not_allowed", "%s takes %s, not %s", url,
                          is_post_path ? "POST" : "GET", method);
+    }
     if (get) {
         if (!strcmp(url, "/health")) {
             out->status = 200;
@@ -819,9 +872,11 @@ void api_handle(server *srv, const char *method, const char *url, const char *co
     if (bad >= 0) return BAD_REQUEST(out, NULL, "the body is not valid UTF-8 (byte %lld)", bad);
     const char *end = NULL;
     cJSON *req = cJSON_ParseWithLengthOpts(body, n_body, &end, 0);
-    if (!req) {
-        size_t at = end ? (size_t)(end - body) : 0;
-        return BAD_REQUEST(out, NULL, "the body is not valid JSON (near byte %zu)", at);
+    size_t at = end ? (size_t)(end - body) : 0;
+    while (req && at < n_body && strchr(" \t\r\n", body[at])) at++;
+    if (!req || at < n_body) {
+        cJSON_Delete(req);
+        return BAD_REQUEST(out, NULL, "the body is not valid JSON (%s byte %zu)", req ? "text after it at" : "near", at);
     }
     if (!cJSON_IsObject(req)) {
         cJSON_Delete(req);
