@@ -925,6 +925,12 @@ static void check_round_trip(const tokenizer *tok, const char *text, size_t len,
     int ok = back.len == p + len && memcmp(back.data, prefix, p) == 0 && memcmp(back.data + p, text, len) == 0;
     CHECKF(ok, "'%s' does not round-trip", shown(text, len));
     if (!ok) printf("    got '%s'\n", shown(back.data, back.len));
+    /* tokenizer_decode (bibim_detokenize) gives the text itself: no dummy-prefix space. */
+    int64_t n = tokenizer_decode(tok, t.v, t.n, 0, NULL, 0);
+    char *dec = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    ok = dec && tokenizer_decode(tok, t.v, t.n, 0, dec, (size_t)n) == n && (size_t)n == len && !memcmp(dec, text, len);
+    CHECKF(ok, "'%s' does not decode to itself", shown(text, len));
+    free(dec);
     free(t.v);
     free(back.data);
 }
