@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__aarch64__) && defined(__linux__)
+#if (defined(__aarch64__) || defined(__arm__)) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
 
@@ -64,6 +64,13 @@ int cpu_level_supported(cpu_level level) {
 #if defined(__linux__) && defined(HWCAP_ASIMDDP)
     case CPU_LEVEL_DOTPROD: return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #endif
+#elif defined(__arm__) && defined(__linux__) && defined(HWCAP_ARM_NEON) && defined(HWCAP_ARM_VFPv4)
+    /* 32-bit Arm: NEON is optional, and the kernels (dot_neon32.c) also
+     * need VFPv4's FMA; the build has them only with -mfpu=neon-vfpv4. */
+    case CPU_LEVEL_NEON: {
+        const unsigned long need = HWCAP_ARM_NEON | HWCAP_ARM_VFPv4;
+        return dot_kernel_neon(BIBIM_TYPE_Q8_0) != NULL && (getauxval(AT_HWCAP) & need) == need;
+    }
 #endif
     default: return 0;
     }

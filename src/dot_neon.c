@@ -634,7 +634,7 @@ const dot_kernel *dot_kernel_neon(bibim_type type) {
     }
 }
 
-#else /* not AArch64 with Advanced SIMD: no kernels of this level */
+#elif !defined(__arm__) /* 32-bit Arm has its own (dot_neon32.c); elsewhere no kernels of this level */
 
 const dot_kernel *dot_kernel_neon(bibim_type type) {
     (void)type;

@@ -40,7 +40,8 @@ typedef enum cpu_level {
     CPU_LEVEL_SCALAR = 0, /* portable C: any CPU */
     CPU_LEVEL_AVX2,       /* x86-64 with AVX2, FMA, F16C */
     CPU_LEVEL_AVX512,     /* + AVX-512 F/BW/VL/DQ and VNNI */
-    CPU_LEVEL_NEON,       /* AArch64 Advanced SIMD (always present on AArch64) */
+    CPU_LEVEL_NEON,       /* Advanced SIMD: always on AArch64; on 32-bit Arm
+                           * NEON + VFPv4, seen at run time (dot_neon32.c) */
     CPU_LEVEL_DOTPROD,    /* + the SDOT/UDOT instructions */
     CPU_LEVEL_COUNT
 } cpu_level;
