@@ -59,7 +59,10 @@ void bibim_context_free(bibim_context *c) {
     free(c);
 }
 
-static void *alloc_floats(int64_t n) { return malloc((size_t)(n > 0 ? n : 1) * sizeof(float)); }
+static void *alloc_floats(int64_t n) {
+    if (n > 0 && (uint64_t)n > SIZE_MAX / sizeof(float)) return NULL; /* a 32-bit size_t */
+    return malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+}
 
 /* Bytes of a packed group of `w` if forward.c packs it per product, else 0. */
 static size_t repack_bytes(const bibim_context *c, const matrix *w) {
@@ -131,7 +134,8 @@ static bibim_status alloc_scratch(bibim_context *c) {
     s->out = alloc_floats(nb * hp->n_embd);
     s->act_row_stride = act_row_bytes(c);
     /* Activation rows start on 64-byte boundaries: SIMD kernels may rely on it. */
-    s->act = aligned_alloc(64, s->act_row_stride * (size_t)nb);
+    if (nb <= 0 || s->act_row_stride <= SIZE_MAX / (size_t)nb) /* a 32-bit size_t can wrap */
+        s->act = aligned_alloc(64, s->act_row_stride * (size_t)nb);
     s->scores = alloc_floats((int64_t)n_threads * c->n_ctx);
     s->v_lanes = alloc_floats((int64_t)n_threads * 16 * hp->head_dim);
     s->q16_stride = ((size_t)hp->head_dim + 31) & ~(size_t)31; /* 64-byte aligned rows, as for act */

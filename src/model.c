@@ -263,8 +263,9 @@ static bibim_status load_tensors(bibim_model *m, const char *path) {
         if (st == BIBIM_ERR_NOT_FOUND) m->output = m->token_embd, st = BIBIM_OK; /* tied embeddings */
     }
     /* Norms not stored as F32 are converted here: 2 per layer plus the output norm. */
-    size_t n_floats = ((size_t)hp->n_layer * 2 + 1) * (size_t)hp->n_embd + (size_t)hp->n_rot / 2;
-    m->owned_floats = malloc(n_floats * sizeof(float));
+    /* (In 64 bits: with a 32-bit size_t the product can wrap.) */
+    uint64_t n_floats = ((uint64_t)hp->n_layer * 2 + 1) * (uint64_t)hp->n_embd + (uint64_t)hp->n_rot / 2;
+    m->owned_floats = n_floats <= SIZE_MAX / sizeof(float) ? malloc((size_t)n_floats * sizeof(float)) : NULL;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (st == BIBIM_OK && (!m->owned_floats || !m->layers))
         st = model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory", path);
