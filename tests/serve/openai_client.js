@@ -208,6 +208,24 @@ const M2 = [
         eq(a.choices[0].text, bibim(["run", "-m", MODEL, "-p", "Lily", "-n", "24", "--temp", "1", "--top-k", "0", "--top-p", "1",
                                      "--min-p", "0", "--seed", "42", "-t", "1"]), "bibim run with the same seed and sampling");
     });
+    await check("completion_penalties_equal_run", async () => {
+        const r = await client.completions.create({ model: ALIAS, prompt: P1, max_tokens: 40, temperature: 0,
+                                                    frequency_penalty: 1.0, presence_penalty: 0.5 });
+        eq(r.choices[0].text, runText(P1, 40, ["--frequency-penalty", "1.0", "--presence-penalty", "0.5"]), "frequency and presence");
+        const q = await client.completions.create({ model: ALIAS, prompt: P1, max_tokens: 40, temperature: 0, repeat_penalty: 1.3 });
+        eq(q.choices[0].text, runText(P1, 40, ["--repeat-penalty", "1.3"]), "repeat_penalty");
+    });
+    await check("completion_sampling_params_equal_run", async () => {
+        const r = await client.completions.create({ model: ALIAS, prompt: P1, max_tokens: 40, temperature: 0.9, top_k: 20,
+                                                    top_p: 0.8, min_p: 0.1, seed: 7 });
+        eq(r.choices[0].text, bibim(["run", "-m", MODEL, "-p", P1, "-n", "40", "--temp", "0.9", "--top-k", "20", "--top-p", "0.8",
+                                     "--min-p", "0.1", "--seed", "7", "-t", "1"]), "text");
+    });
+    await check("completion_stop_at_the_start", async () => {
+        const first = c1.choices[0].text.slice(0, 1);
+        const r = await client.completions.create({ model: ALIAS, prompt: P1, max_tokens: 8, temperature: 0, stop: [first] });
+        eq([r.choices[0].text, r.choices[0].finish_reason, r.usage.completion_tokens], ["", "stop", 1], "text, finish_reason, tokens");
+    });
     await check("completion_logprobs", async () => {
         const req = { model: ALIAS, prompt: P1, max_tokens: 10, temperature: 0, logprobs: 2 };
         const r = await client.completions.create(req);
