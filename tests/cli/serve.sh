@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # bibim serve: the OpenAI-compatible HTTP server, each server on a free
-# loopback port (--port 0) and killed at the end whatever happens.
+# loopback port (--port 0), watched by a watchdog and killed when the script
+# ends whatever happens (tests/serve/lib.sh).
 #  - the official `openai` npm client (tests/serve/openai_client.js);
 #  - curl: whole JSON answers and the exact SSE framing; greedy answers equal
 #    `bibim run` on the same prompt (chat: the prompt `bibim template` renders);
-#  - 8 parallel requests (4 slots, so some queue) each equal to its answer alone;
-#  - a client leaving mid-stream frees its slot; a full queue gives 503 with
-#    Retry-After; a slow or idle connection times out without blocking others;
+#  - 8 parallel requests (4 slots, so some queue) each equal to its answer
+#    alone; requests sharing a long prefix with a running one; the context's edge;
+#  - a client leaving (mid-stream, waiting for a whole answer, or in the queue)
+#    frees its slot or place; a full queue gives 503 with Retry-After; a slow or
+#    idle connection times out without blocking others;
 #  - a matrix of malformed requests, each answered in OpenAI's error shape;
 #  - /tokenize, /detokenize, /apply-template, /health, /metrics;
 #  - a load run (wrk, else node) with no error and bounded memory;
-#  - SIGTERM: running requests finish (or are cancelled after --shutdown-grace),
-#    new connections are refused, the server exits 0.
+#  - SIGTERM: running requests finish (or are cancelled at once with
+#    --shutdown-grace 0), new connections are refused, the server exits 0.
+# Servers: A (4 slots, API key, -b 64), B (1 slot, queue of 1, --idle-timeout 2),
+# C (--shutdown-grace 0), D (-c 128). Everything runs with -t 1: on a shared
+# 2-core machine a thread pool that spins for its workers is far slower.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../serve/lib.sh"
 
