@@ -333,33 +333,32 @@ struct jv_json_opts {
     int undef_null;                 /* undefined as null (tojson) or "undefined" (toString) */
 };
 
-/* A localeCompare stand-in for sort_keys: letters ignore case first, then
- * lower case sorts before upper; punctuation before digits before letters. */
+/* localeCompare for sort_keys (ICU's root collation) on ASCII: primary
+ * weights in the order below (letters without case), then lower case before
+ * upper; other characters come after ASCII by code point. */
+static int jv_collate_weight(unsigned char c)
+{
+    static const char order[] = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz";
+    if (c >= 'A' && c <= 'Z')
+        c = (unsigned char)(c + 32);
+    const char *p = c >= 0x20 && c < 0x7F ? strchr(order, c) : NULL;
+    return p ? (int)(p - order) : 0x100 + c;
+}
+
 static int jv_locale_cmp(const char *a, const char *b)
 {
-    for (int pass = 0; pass < 2; pass++) {
-        size_t i = 0, j = 0;
-        for (;; i++, j++) {
-            unsigned char x = (unsigned char)a[i], y = (unsigned char)b[j];
-            if (!x || !y)
-                return x ? 1 : y ? -1 : 0;
-            int kx, ky;
-            if (pass == 0) {
-                int cx = x >= 0x80 ? 4 : (x | 32) >= 'a' && (x | 32) <= 'z' ? 3 : x >= '0' && x <= '9' ? 2 : 1;
-                int cy = y >= 0x80 ? 4 : (y | 32) >= 'a' && (y | 32) <= 'z' ? 3 : y >= '0' && y <= '9' ? 2 : 1;
-                kx = cx * 256 + (cx == 3 ? (x | 32) : x);
-                ky = cy * 256 + (cy == 3 ? (y | 32) : y);
-            } else {
-                kx = x >= 'a' && x <= 'z' ? x - 64 : x;
-                ky = y >= 'a' && y <= 'z' ? y - 64 : y;
-                if (x >= 'A' && x <= 'Z')
-                    kx = x + 32 + 64;
-                if (y >= 'A' && y <= 'Z')
-                    ky = y + 32 + 64;
-            }
-            if (kx != ky)
-                return kx < ky ? -1 : 1;
-        }
+    size_t i;
+    for (i = 0; a[i] && b[i]; i++) {
+        int x = jv_collate_weight((unsigned char)a[i]), y = jv_collate_weight((unsigned char)b[i]);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    if (a[i] || b[i])
+        return a[i] ? 1 : -1;
+    for (i = 0; a[i]; i++) {
+        int ua = a[i] >= 'A' && a[i] <= 'Z', ub = b[i] >= 'A' && b[i] <= 'Z';
+        if (ua != ub)
+            return ua ? 1 : -1;
     }
     return strcmp(a, b);
 }
@@ -1943,31 +1942,47 @@ static struct jinja_value *jv_call(struct jinja_ev *E, const struct jinja_value 
         return jv_oom(E, pos);
     }
     case JF_RANGE: {
-        double v[3] = {0, 0, 1};
-        size_t np = nargs > 3 ? 3 : nargs;
-        for (size_t i = 0; i < np; i++)
-            if (!jv_is_num(args[i]))
+        /* HF's range(start, stop, step = 1) on the raw values: none and
+         * undefined are undefined (NaN in comparisons), booleans count as
+         * 0 and 1 (but false is not a zero step) */
+        double v[3] = {NAN, NAN, NAN};
+        int given[3] = {0, 0, 0}, step_bool = 0;
+        for (size_t i = 0; i < nargs && i < 3; i++) {
+            const struct jinja_value *x = args[i];
+            if (x->type == JINJA_NULL || x->type == JINJA_UNDEFINED)
+                continue;
+            if (!jv_is_num(x) && x->type != JINJA_BOOL)
                 return jv_fail(E, pos, "range expects numbers");
-        if (np == 1)
-            v[1] = args[0]->u.f;
-        for (size_t i = 0; np > 1 && i < np; i++)
-            v[i] = args[i]->u.f;
-        if (v[2] == 0)
+            v[i] = x->type == JINJA_BOOL ? x->u.b : x->u.f;
+            given[i] = 1;
+            step_bool = i == 2 && x->type == JINJA_BOOL;
+        }
+        if (!given[1]) {
+            v[1] = v[0];
+            v[0] = 0;
+        }
+        if (!given[2])
+            v[2] = 1;
+        if (v[2] == 0 && !step_bool)
             return jv_fail(E, pos, "range() step must not be zero");
-        double count = v[2] > 0 ? ceil((v[1] - v[0]) / v[2]) : ceil((v[0] - v[1]) / -v[2]);
-        if (!(count * JV_ITEM_STEPS <= (double)(E->max_steps - E->steps)) && count > 0) {
+        double count = v[2] > 0 ? ceil((v[1] - v[0]) / v[2]) : v[2] < 0 ? ceil((v[0] - v[1]) / -v[2]) : isnan(v[2]) ? 1 : INFINITY;
+        if (!(count * JV_ITEM_STEPS <= (double)(E->max_steps - E->steps)) && count > 0 && (v[2] > 0 ? v[0] < v[1] : v[0] > v[1])) {
             jinja_diag_set(E->d, pos, "range() is too long for the template's work limit (%llu steps)", E->max_steps);
             return NULL;
         }
         struct jinja_value *arr = jinja_value_array();
         if (!arr)
             return jv_oom(E, pos);
+        /* the first item is the start value itself (a boolean stays one) */
+        int bool_start = given[1] && args[0]->type == JINJA_BOOL;
         for (double x = v[0]; v[2] > 0 ? x < v[1] : x > v[1]; x += v[2]) {
             if (jv_step(E, pos, JV_ITEM_STEPS) != 0) {
                 jinja_value_free(arr);
                 return NULL;
             }
-            if (jinja_array_push(arr, jv_number(x, x == trunc(x))) != 0) {
+            struct jinja_value *item = bool_start ? jinja_value_bool(x != 0) : jv_number(x, x == trunc(x));
+            bool_start = 0;
+            if (jinja_array_push(arr, item) != 0) {
                 jinja_value_free(arr);
                 return jv_oom(E, pos);
             }
