@@ -2764,6 +2764,67 @@ static struct jinja_value *jv_eval(struct jinja_ev *E, const struct jinja_node *
 
 /* ---- statements ---- */
 
+/* The value of a set: HF's first/last of an empty list give JavaScript's
+ * undefined, an error wherever it is used except when it is assigned (and
+ * passed through and/or/if-else on the way). */
+#define JV_HOLE 1 /* sub of such an undefined */
+
+static struct jinja_value *jv_eval_rhs(struct jinja_ev *E, const struct jinja_node *n, struct jinja_scope *s)
+{
+    if (n->kind == JN_FILTER && !(n->flags & JNF_BAD)) {
+        int call = n->flags & JNF_CALL;
+        int hole_maker = !call && (!strcmp(n->name, "first") || !strcmp(n->name, "last"));
+        int passes = (!call && !strcmp(n->name, "safe")) || (call && !strcmp(n->name, "default"));
+        if (hole_maker || passes) {
+            struct jinja_value *x = passes ? jv_eval_rhs(E, n->a, s) : jv_eval(E, n->a, s), *r = NULL;
+            if (!x)
+                return NULL;
+            if (hole_maker && x->type == JINJA_ARRAY && x->u.arr.n == 0) {
+                r = jv_ok(E, jv_sub(jinja_value_undefined(), JV_HOLE), n->pos);
+            } else if (passes && x->type == JINJA_UNDEFINED && x->sub == JV_HOLE) {
+                /* safe returns it; default too, unless its flag makes it test the value */
+                struct jv_args a;
+                if (!call)
+                    r = jinja_value_ref(x);
+                else if (jv_args_eval(E, n->list, n->nlist, s, &a) == 0) {
+                    const struct jinja_value *flag = a.npos > 1 ? a.pos[1] : jv_kwarg(&a, "boolean");
+                    if (flag && flag->type != JINJA_BOOL)
+                        jv_fail(E, n->pos, "the default filter's flag must be a boolean");
+                    else if (flag && flag->u.b)
+                        jv_fail(E, n->pos, "undefined value (first or last of an empty list)");
+                    else
+                        r = jinja_value_ref(x);
+                    jv_args_free(&a);
+                }
+            } else if (x->type == JINJA_UNDEFINED && x->sub == JV_HOLE) {
+                r = jv_fail(E, n->pos, "undefined value (first or last of an empty list)");
+            } else {
+                r = jv_filter(E, n, x, s);
+            }
+            jinja_value_free(x);
+            return r;
+        }
+    }
+    if (n->kind == JN_COND) {
+        struct jinja_value *c = jv_eval(E, n->b, s);
+        if (!c)
+            return NULL;
+        int t = jv_truthy(c);
+        jinja_value_free(c);
+        if (t)
+            return jv_eval_rhs(E, n->a, s);
+        return n->c ? jv_eval_rhs(E, n->c, s) : jv_ok(E, jinja_value_undefined(), n->pos);
+    }
+    if (n->kind == JN_BINARY && (!strcmp(n->name, "and") || !strcmp(n->name, "or"))) {
+        struct jinja_value *x = jv_eval(E, n->a, s);
+        if (!x || (n->name[0] == 'a') != jv_truthy(x))
+            return x;
+        jinja_value_free(x);
+        return jv_eval_rhs(E, n->b, s);
+    }
+    return jv_eval(E, n, s);
+}
+
 static int jv_set_name(struct jinja_ev *E, struct jinja_scope *s, const char *name, struct jinja_value *v, size_t pos)
 {
     if (jinja_object_set(s->vars, name, v) != 0) {
@@ -3029,12 +3090,16 @@ static int jv_exec(struct jinja_ev *E, struct jinja_node *const *body, size_t nb
         case JN_SET: {
             struct jinja_value *v = NULL;
             if (n->b) {
-                v = jv_eval(E, n->b, s);
+                v = n->a->kind == JN_TUPLE ? jv_eval(E, n->b, s) : jv_eval_rhs(E, n->b, s);
             } else {
                 struct jinja_buf b = JV_BUF(E);
                 if (jv_exec(E, n->list, n->nlist, s, &b) == 0)
                     v = jv_from_buf(E, &b, n->pos);
                 free(b.p);
+            }
+            if (v && v->type == JINJA_UNDEFINED && v->sub == JV_HOLE) { /* stored as undefined */
+                jinja_value_free(v);
+                v = jv_ok(E, jinja_value_undefined(), n->pos);
             }
             rc = v ? jv_assign(E, n->a, v, s) : -1;
             break;
