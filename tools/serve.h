@@ -59,6 +59,7 @@ typedef struct serve_request {
     int timed_out;
     char error[256];
     int cancelled;                /* set by the HTTP side: the client is gone */
+    int client_left;              /* ... because its connection closed (not a shutdown) */
     int refs;                     /* the HTTP side and the scheduler each hold one */
 } serve_request;
 
@@ -90,8 +91,10 @@ void request_release(sched *s, serve_request *r);
 /* Queues a request (the scheduler takes its own reference). Returns 0, or
  * -1 if the queue is full or the server is shutting down. */
 int sched_submit(sched *s, serve_request *r);
-/* The client is gone: the request ends within one step. */
+/* The client is gone: the request leaves the queue at once, or ends within
+ * one step if it runs. The _locked form is for callers holding the lock. */
 void sched_cancel(sched *s, serve_request *r);
+void sched_cancel_locked(sched *s, serve_request *r);
 
 void sched_lock(sched *s);
 void sched_unlock(sched *s);

@@ -449,8 +449,10 @@ static void reply_whole(server *srv, serve_request *r, int chat, http_reply *out
     sched_lock(srv->sched);
     while (r->finish == FINISH_NONE) {
         sched_wait(srv->sched, r, now_monotonic() + 0.25);
-        if (r->finish == FINISH_NONE && !r->cancelled && out->client_gone && out->client_gone(out->client))
-            r->cancelled = 1; /* nobody will read the answer: the scheduler drops it at the next step */
+        if (r->finish == FINISH_NONE && !r->cancelled && out->client_gone && out->client_gone(out->client)) {
+            r->client_left = 1; /* nobody will read the answer: the scheduler drops it at the next step */
+            sched_cancel_locked(srv->sched, r);
+        }
     }
     sched_unlock(srv->sched); /* the scheduler no longer touches r's output */
     out->prompt_tokens = r->n_prompt;
@@ -460,7 +462,11 @@ static void reply_whole(server *srv, serve_request *r, int chat, http_reply *out
         return;
     }
     if (r->finish == FINISH_CANCELLED) {
-        api_error(out, 503, "server_error", NULL, NULL, "the server is shutting down");
+        if (r->client_left) /* seen as a closed connection: possibly only its sending half */
+            api_error(out, 400, "invalid_request_error", NULL, NULL,
+                      "the client closed its side of the connection before the answer was ready");
+        else
+            api_error(out, 503, "server_error", NULL, NULL, "the server is shutting down");
         return;
     }
     char id[48];
@@ -556,7 +562,9 @@ static void sse_collect(sse_stream *st) {
     if (r->finish == FINISH_ERROR || r->finish == FINISH_CANCELLED) {
         http_reply e = {0};
         api_error(&e, 500, "server_error", NULL, NULL, "%s",
-                  r->finish == FINISH_ERROR ? r->error : "the server is shutting down");
+                  r->finish == FINISH_ERROR ? r->error
+                  : r->client_left          ? "the client closed its side of the connection"
+                                            : "the server is shutting down");
         if (e.body) {
             sse_append(st, "data: ", 6);
             sse_append(st, e.body, strlen(e.body));
@@ -584,7 +592,10 @@ size_t sse_read(sse_stream *st, char *buf, size_t max) {
             sse_collect(st);
             if (st->n_buf > 0 || st->finished) break;
             sched_wait(st->srv->sched, st->req, now_monotonic() + 0.25);
-            if (!st->req->cancelled && st->client_gone && st->client_gone(st->client)) st->req->cancelled = 1;
+            if (!st->req->cancelled && st->client_gone && st->client_gone(st->client)) {
+                st->req->client_left = 1;
+                sched_cancel_locked(st->srv->sched, st->req);
+            }
         }
         sched_unlock(st->srv->sched);
     }
@@ -676,6 +687,7 @@ static void handle_completion(server *srv, const cJSON *req, int chat, http_repl
         request_release(srv->sched, r);
         return;
     }
+    if (max_tokens <= 0 && !chat) max_tokens = 16; /* OpenAI's default for /v1/completions */
     long long room = (long long)n_ctx - r->n_prompt;
     r->max_tokens = (int32_t)(max_tokens > 0 && max_tokens < room ? max_tokens : room);
     r->logprobs = logprobs;
@@ -684,13 +696,16 @@ static void handle_completion(server *srv, const cJSON *req, int chat, http_repl
     run_request(srv, r, chat, stream, include_usage, out);
 }
 
-static void handle_models(server *srv, http_reply *out) {
-    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data"), *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "object", "list");
+/* GET /v1/models (the list) or /v1/models/{id} (one model). */
+static void handle_models(server *srv, http_reply *out, int one) {
+    cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "id", srv->alias);
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", (double)srv->created);
     cJSON_AddStringToObject(m, "owned_by", "bibim");
+    if (one) return reply_json(out, 200, m);
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+    cJSON_AddStringToObject(root, "object", "list");
     cJSON_AddItemToArray(data, m);
     reply_json(out, 200, root);
 }
@@ -845,6 +860,14 @@ void api_handle(server *srv, const char *method, const char *url, const char *co
     int is_post_path = 0, is_get_path = 0;
     for (size_t i = 0; i < sizeof post_paths / sizeof *post_paths; i++) is_post_path |= !strcmp(url, post_paths[i]);
     for (size_t i = 0; i < sizeof get_paths / sizeof *get_paths; i++) is_get_path |= !strcmp(url, get_paths[i]);
+    int is_model_path = !strncmp(url, "/v1/models/", 11) && url[11];
+    if (is_model_path && get) {
+        if (strcmp(url + 11, srv->alias))
+            return api_error(out, 404, "invalid_request_error", "model", "model_not_found", "the model '%s' does not exist",
+                             url + 11);
+        return handle_models(srv, out, 1);
+    }
+    is_get_path |= is_model_path;
     if (!is_post_path && !is_get_path)
         return api_error(out, 404, "invalid_request_error", NULL, "not_found", "no such endpoint: %s %s", method, url);
     if ((is_post_path && !post) || (is_get_path && !get)) {
@@ -858,7 +881,7 @@ void api_handle(server *srv, const char *method, const char *url, const char *co
             out->body = dup_string("{\"status\":\"ok\"}");
             out->content_type = "application/json";
         } else if (!strcmp(url, "/v1/models")) {
-            handle_models(srv, out);
+            handle_models(srv, out, 0);
         } else {
             handle_metrics(srv, out);
         }

@@ -219,17 +219,30 @@ static int has_free_slot(const sched *s) {
     return 0;
 }
 
-static void admit(sched *s) {
-    while (s->q_len > 0 && has_free_slot(s)) {
-        serve_request *r = s->queue[s->q_head];
-        s->q_head = (s->q_head + 1) % s->q_cap;
-        s->q_len--;
+/* Removes requests whose client left while they waited, so they stop
+ * counting against the queue's size. */
+static void purge_cancelled(sched *s) {
+    int kept = 0;
+    for (int k = 0; k < s->q_len; k++) {
+        serve_request *r = s->queue[(s->q_head + k) % s->q_cap];
         if (r->cancelled || s->cancel_all) {
             r->finish = FINISH_CANCELLED;
             pthread_cond_broadcast(&r->changed);
             request_unref(r);
-            continue;
+        } else {
+            s->queue[(s->q_head + kept++) % s->q_cap] = r;
         }
+    }
+    s->q_len = kept;
+    s->m.queue_depth = s->q_len;
+}
+
+static void admit(sched *s) {
+    purge_cancelled(s);
+    while (s->q_len > 0 && has_free_slot(s)) {
+        serve_request *r = s->queue[s->q_head];
+        s->q_head = (s->q_head + 1) % s->q_cap;
+        s->q_len--;
         start_request(s, r);
     }
     s->m.queue_depth = s->q_len;
@@ -237,6 +250,7 @@ static void admit(sched *s) {
 
 int sched_submit(sched *s, serve_request *r) {
     sched_lock(s);
+    purge_cancelled(s);
     int ok = !s->draining && s->q_len < s->q_cap;
     if (ok) {
         s->queue[(s->q_head + s->q_len) % s->q_cap] = r;
@@ -251,9 +265,14 @@ int sched_submit(sched *s, serve_request *r) {
 
 void sched_cancel(sched *s, serve_request *r) {
     sched_lock(s);
-    r->cancelled = 1;
-    pthread_cond_signal(&s->wake);
+    sched_cancel_locked(s, r);
     sched_unlock(s);
+}
+
+void sched_cancel_locked(sched *s, serve_request *r) {
+    r->cancelled = 1;
+    purge_cancelled(s);
+    pthread_cond_signal(&s->wake);
 }
 
 /* ---- one step ------------------------------------------------------------ */

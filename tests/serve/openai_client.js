@@ -358,9 +358,11 @@ const M2 = [
                           AuthenticationError, 401, null, "invalid_api_key");
         await expectError(() => bad.models.list(), AuthenticationError, 401, null, "invalid_api_key");
     });
-    await check("error_unknown_model_route_404", async () => {
-        // bibim has no GET /v1/models/{id}: a clean 404 in OpenAI's shape
-        await expectError(() => client.models.retrieve(ALIAS), NotFoundError, 404, null, "not_found");
+    await check("models_retrieve", async () => {
+        const m = await client.models.retrieve(ALIAS);
+        eq([m.id, m.object, m.owned_by], [ALIAS, "model", "bibim"], "GET /v1/models/{id}");
+        // another id: a 404 in OpenAI's shape
+        await expectError(() => client.models.retrieve("no-such-model"), NotFoundError, 404, "model", "model_not_found");
     });
 
     // ---- the client goes away mid-stream: the slot is freed at once ----
