@@ -95,13 +95,21 @@ static void packed_task(void *arg, int64_t task, int thread) {
                         j->y + g * PACK_ROWS, j->y_stride);
 }
 
+/* Multiply-adds below which a product runs on the calling thread alone:
+ * waking the workers costs microseconds, and on a busy machine a worker that
+ * is not running costs a scheduler time slice. Which thread computes a row
+ * never changes its bits. */
+enum { PARALLEL_MIN_WORK = 1 << 16 };
+
+static int worth_threads(int64_t work) { return work >= PARALLEL_MIN_WORK; }
+
 static void matmul_packed(bibim_context *c, const matrix *w, const packed_kernel *pk, int repack, int64_t n_tokens,
                           float *y, int64_t y_stride) {
     packed_job j = {.w = w, .kernel = pk, .group_bytes = pk->packed_size(PACK_ROWS, w->n_in), .act = c->s.act,
                     .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride, .n_tokens = n_tokens,
                     .n_groups = w->n_out / PACK_ROWS, .pack_buf = repack ? c->s.pack_buf : NULL,
                     .pack_stride = c->s.pack_stride};
-    int64_t n_tasks = (int64_t)threadpool_n_threads(c->pool) * 8;
+    int64_t n_tasks = worth_threads(w->n_out * w->n_in * n_tokens) ? (int64_t)threadpool_n_threads(c->pool) * 8 : 1;
     j.groups_per_task = (j.n_groups + n_tasks - 1) / n_tasks;
     threadpool_run(c->pool, packed_task, &j, (j.n_groups + j.groups_per_task - 1) / j.groups_per_task);
 }
@@ -141,7 +149,7 @@ static void matmul(bibim_context *c, const matrix *w, int64_t n_tokens, float *y
     matmul_job j = {.w = w, .kernel = dot_kernel_at(w->type, c->cpu), .act = c->s.act,
                     .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride, .n_tokens = n_tokens};
     /* Enough tasks to balance the threads, few enough to keep overhead low. */
-    int64_t n_tasks = (int64_t)threadpool_n_threads(c->pool) * 8;
+    int64_t n_tasks = worth_threads(w->n_out * w->n_in * n_tokens) ? (int64_t)threadpool_n_threads(c->pool) * 8 : 1;
     j.rows_per_task = (w->n_out + n_tasks - 1) / n_tasks;
     if (j.rows_per_task < 4) j.rows_per_task = 4;
     threadpool_run(c->pool, matmul_task, &j, (w->n_out + j.rows_per_task - 1) / j.rows_per_task);
@@ -277,7 +285,11 @@ static void attention_block(bibim_context *c, int l, int64_t n) {
     }
     store_kv(c, l, n);
     attention_job job = {c, l, n};
-    threadpool_run(c->pool, attention_task, &job, n * hp->n_head);
+    int64_t work = 0; /* scores and sums over each token's cache */
+    for (int64_t t = 0; t < n; t++) work += 2 * q_dim * (s->pos[t] + 1);
+    if (worth_threads(work)) threadpool_run(c->pool, attention_task, &job, n * hp->n_head);
+    else
+        for (int64_t t = 0; t < n * hp->n_head; t++) attention_task(&job, t, 0);
     matmul_from(c, &w->wo, NULL, s->att, q_dim, n, s->out, d);
     for (int64_t i = 0; i < n * d; i++) s->x[i] += s->out[i];
 }

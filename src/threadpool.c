@@ -7,6 +7,7 @@
 #include "threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +143,13 @@ void threadpool_run(threadpool *p, threadpool_task_fn fn, void *arg, int64_t n_t
         pthread_mutex_unlock(&p->lock);
     }
     run_tasks(p, 0);
-    while (atomic_load_explicit(&p->n_busy, memory_order_acquire) > 0) cpu_relax();
+    /* Spin for the last worker, then yield the core: on a busy machine that
+     * worker may be waiting for this very core to run (spinning on would
+     * cost whole scheduler time slices per matrix product). */
+    for (int i = 0; atomic_load_explicit(&p->n_busy, memory_order_acquire) > 0; i++) {
+        if (i < SPIN_ROUNDS) cpu_relax();
+        else sched_yield();
+    }
 }
 
 /* Counts distinct (physical id, core id) pairs in /proc/cpuinfo; falls back
