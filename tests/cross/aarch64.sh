@@ -1,73 +1,60 @@
 #!/usr/bin/env bash
 # Cross-builds the library and the C tests for AArch64 (build-aarch64/) and
-# runs them under qemu-user from the repository root, on two emulated CPUs:
-#   -cpu max         has the dot product extension: levels scalar, neon, dotprod
-#   -cpu cortex-a53  Armv8.0, no dotprod:           levels scalar, neon
-# Needs gcc-aarch64-linux-gnu and qemu-user (Debian); not part of CI.
-# Usage: tests/cross/aarch64.sh [test names...]   (default: the list below)
-# Exits non-zero if a build or any test fails.
+# runs them under qemu-user from the repository root:
+#   -cpu max         has the dot product extension: default level dotprod;
+#                    every test, then test_logits_ref and test_forward again
+#                    with BIBIM_CPU=scalar and BIBIM_CPU=neon;
+#   -cpu cortex-a53  Armv8.0, no dotprod: default level neon; the dispatch
+#                    tests (CROSS_DISPATCH_TESTS in lib.sh; all with CROSS_FULL=1).
+# test_dot_simd must report the level named above as the default. There is
+# no i8mm kernel (HWCAP2_I8MM is not looked at).
+# Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (Debian).
+# Usage: tests/cross/aarch64.sh [test names...]   (default: CROSS_CORE_TESTS in lib.sh)
+# Prints "RESULT passed failed skipped" last; exit status 0 if all passed,
+# 1 if a build or a test failed, 2 if a tool is missing (skipped).
 set -u
 cd "$(dirname "$0")/../.."
+. tests/cross/lib.sh
 CC=${CROSS_CC:-aarch64-linux-gnu-gcc}
 SYSROOT=${CROSS_SYSROOT:-/usr/aarch64-linux-gnu}
 BUILD=build-aarch64
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(test_dot_simd test_dot test_vec_ops test_quant test_forward test_sampler test_logits_ref
-                                 test_packed test_packed_f16 test_gguf test_tokenizer)
-command -v "$CC" >/dev/null || { echo "aarch64.sh: $CC not found (apt-get install gcc-aarch64-linux-gnu)"; exit 2; }
-command -v qemu-aarch64 >/dev/null || { echo "aarch64.sh: qemu-aarch64 not found (apt-get install qemu-user)"; exit 2; }
+[ ${#tests[@]} -gt 0 ] || tests=("${CROSS_CORE_TESTS[@]}")
+command -v "$CC" >/dev/null || cross_skip aarch64 "$CC not found (apt-get install gcc-aarch64-linux-gnu)"
+command -v qemu-aarch64 >/dev/null || cross_skip aarch64 "qemu-aarch64 not found (apt-get install qemu-user)"
+[ -e "$SYSROOT/lib/ld-linux-aarch64.so.1" ] && [ -e "$SYSROOT/include/stdio.h" ] ||
+    cross_skip aarch64 "no AArch64 C library in $SYSROOT (apt-get install libc6-dev-arm64-cross)"
 
-targets=()
-for t in "${tests[@]}"; do targets+=("$BUILD/tests/$t"); done
-make -s -j"$(nproc)" CC="$CC" BUILD="$BUILD" "$BUILD/libbibim.a" || { echo "aarch64.sh: library build failed"; exit 1; }
 # Debian's aarch64-linux-gnu-gcc 12.2 cannot build some tests with the
 # normal flags: an internal compiler error in the vectorizer
 # (vect_transform_reduction; test_dot.c, test_logits_ref.c) and a
 # -Wformat-truncation warning (tests/model_builder.h) made an error by
-# -Werror. Those test programs (never the library) are rebuilt with the
-# flags below, which the environment's CFLAGS adds (the Makefile appends).
-WORKAROUND_CFLAGS="-fno-tree-vectorize -Wno-error=format-truncation"
-for t in "${targets[@]}"; do
-    if ! make -s CC="$CC" BUILD="$BUILD" "$t" >"$BUILD/build-$(basename "$t").log" 2>&1; then
-        echo "[build $(basename "$t")] failed with the normal flags; retrying with CFLAGS=\"$WORKAROUND_CFLAGS\""
-        grep -E 'internal compiler error|error:' "$BUILD/build-$(basename "$t").log" | head -3 | sed 's|^|    |'
-        CFLAGS="$WORKAROUND_CFLAGS" make -s CC="$CC" BUILD="$BUILD" "$t" || { echo "aarch64.sh: build of $t failed"; exit 1; }
-    fi
-done
+# -Werror. Those test programs (never the library) are rebuilt with these
+# flags, which the environment's CFLAGS adds (the Makefile appends).
+CROSS_WORKAROUND_CFLAGS="-fno-tree-vectorize -Wno-error=format-truncation"
+cross_build aarch64 "$CC" "$BUILD" -- "${tests[@]}" || { echo "RESULT 0 1 0"; exit 1; }
 
-failed=0
-for cpu in max cortex-a53; do
-    for t in "${tests[@]}"; do
-        out=$(BIBIM_NO_BENCH=1 qemu-aarch64 -cpu "$cpu" -L "$SYSROOT" "$BUILD/tests/$t" 2>&1); rc=$?
-        res=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -1)
-        if [ "$t" = test_dot_simd ]; then
-            printf '%s\n' "$out" | grep -E '^(  (scalar|neon|dotprod) |  default level|skip level)' | sed "s|^|[$cpu $t] |"
-        fi
-        if [ -z "$res" ] || [ "$rc" != 0 ] || [ "$(set -- $res; echo "$3")" != 0 ]; then
-            printf '%s\n' "$out" | grep -v '^RESULT ' | tail -40 | sed "s|^|[$cpu $t] |"
-            echo "[$cpu $t] FAILED (status $rc): ${res:-no RESULT line}"
-            failed=$((failed + 1))
-        else
-            echo "[$cpu $t] $res"
-        fi
+# run CPU DEFAULT_LEVEL TEST...
+run() {
+    local cpu=$1 level=$2 t
+    shift 2
+    for t in "$@"; do
+        cross_run "$cpu $t" "$([ "$t" = test_dot_simd ] && echo "$level")" \
+            env BIBIM_NO_BENCH=1 qemu-aarch64 -cpu "$cpu" -L "$SYSROOT" "$BUILD/tests/$t"
     done
-done
-# The whole-model logits at the lower levels explicitly (the runs above use
-# the best level the emulated CPU has: dotprod on max, as test_dot_simd's
-# test_choose checks).
+}
+run max dotprod "${tests[@]}"
+if [ "${CROSS_FULL:-0}" = 1 ]; then
+    run cortex-a53 neon "${tests[@]}"
+else
+    run cortex-a53 neon $(cross_dispatch_subset "${tests[@]}")
+fi
+# The whole-model logits at the lower levels explicitly.
 for level in scalar neon; do
-    for t in test_logits_ref test_forward; do
-        [ -x "$BUILD/tests/$t" ] || continue
-        out=$(BIBIM_CPU=$level qemu-aarch64 -cpu max -L "$SYSROOT" "$BUILD/tests/$t" 2>&1); rc=$?
-        res=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -1)
-        if [ -z "$res" ] || [ "$rc" != 0 ] || [ "$(set -- $res; echo "$3")" != 0 ]; then
-            printf '%s\n' "$out" | grep -v '^RESULT ' | tail -40 | sed "s|^|[max BIBIM_CPU=$level $t] |"
-            echo "[max BIBIM_CPU=$level $t] FAILED (status $rc): ${res:-no RESULT line}"
-            failed=$((failed + 1))
-        else
-            echo "[max BIBIM_CPU=$level $t] $res"
-        fi
+    for t in $(cross_dispatch_subset "${tests[@]}"); do
+        [ "$t" = test_dot_simd ] && continue
+        cross_run "max BIBIM_CPU=$level $t" "" \
+            env BIBIM_CPU=$level BIBIM_NO_BENCH=1 qemu-aarch64 -cpu max -L "$SYSROOT" "$BUILD/tests/$t"
     done
 done
-echo "aarch64: $failed failing run(s)"
-[ "$failed" = 0 ]
+cross_finish aarch64
