@@ -373,6 +373,48 @@ bibim_type bibim_quantize_tensor_type(bibim_ftype ftype, const char *name, uint3
                                       bibim_type src_type, int n_layers, int has_output_weight);
 
 /* ------------------------------------------------------------------------ */
+/* Memory                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* An allocator hook, given at model load (bibim_model_params.allocator);
+ * there is no global one. It serves the model and everything made from it:
+ * the model's GGUF reader, tokenizer, copy of the file (use_mmap = 0) and
+ * repacked weights; tokenizing and detokenizing; contexts (KV caches,
+ * scratch, their thread pool's bookkeeping); samplers, text streams and
+ * bibim_generate. Everything else uses libc's malloc: the GGUF reader
+ * opened on its own (bibim_gguf_open, _open_memory), the GGUF writer,
+ * bibim_quantize_model, bibim_chat_render (release with bibim_free), and
+ * libc itself (stdio, qsort, pthread_create). Mapping the model file (mmap)
+ * allocates nothing.
+ *
+ * The library's promises to the hook:
+ *   alloc(user, size)         size > 0.
+ *   realloc(user, ptr, size)  ptr came from this hook and is not NULL; size > 0.
+ *   free(user, ptr)           ptr came from this hook and is not NULL.
+ * The hook's promises: blocks aligned as malloc's (the library over-
+ * allocates for its 64-byte aligned rows); NULL when it cannot allocate,
+ * realloc then leaving ptr as it was. Set all three functions, or none
+ * (then libc's are used); `user` is passed to each call.
+ *
+ * When an allocation fails, the call fails with BIBIM_ERR_NOMEM (or the
+ * status its comment names) having released whatever it allocated, and
+ * every handle stays usable or freeable: a model or context whose creation
+ * failed is freed as usual; a failed bibim_generate may have left tokens
+ * in the context's cache (bibim_context_truncate them away).
+ *
+ * Threads: the hook is called only from threads calling the library, never
+ * from worker threads. Handles made from one model share its hook, so
+ * contexts used on different threads, or the read-only calls
+ * (bibim_tokenize, bibim_detokenize) made from several threads at once,
+ * call it concurrently: it must then be thread-safe. */
+typedef struct bibim_allocator {
+    void *(*alloc)(void *user, size_t size);
+    void *(*realloc)(void *user, void *ptr, size_t size);
+    void (*free)(void *user, void *ptr);
+    void *user;
+} bibim_allocator;
+
+/* ------------------------------------------------------------------------ */
 /* Models                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -385,6 +427,9 @@ typedef struct bibim_model_params {
     int use_mmap;   /* 1 (default): weights are read from the mapped file; 0: copied into memory */
     int use_mlock;  /* 1: lock the weights in RAM (may need privileges); default 0 */
     int vocab_only; /* 1: load only the tokenizer (files without tensors work); default 0 */
+    /* Where the model and everything made from it get their memory (see
+     * "Memory" below); copied at load. NULL (default): libc's malloc. */
+    const bibim_allocator *allocator;
 } bibim_model_params;
 
 bibim_model_params bibim_model_default_params(void);
@@ -392,7 +437,8 @@ bibim_model_params bibim_model_default_params(void);
 /* Loads a GGUF model of a supported architecture ("llama"). Validates
  * every key and tensor it needs (presence, type, shape). On failure *out
  * is still a handle whose bibim_model_errmsg() says exactly what was wrong
- * (NULL only when memory ran out); free it with bibim_model_free(). */
+ * (NULL only when memory ran out); free it with bibim_model_free().
+ * BIBIM_ERR_INVALID_ARG for an allocator with only some functions set. */
 bibim_status bibim_model_load(const char *path, const bibim_model_params *params, bibim_model **out);
 void bibim_model_free(bibim_model *model);
 const char *bibim_model_errmsg(const bibim_model *model);

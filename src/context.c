@@ -3,6 +3,7 @@
 #include "context.h"
 #include "checked.h"
 #include "kernels.h"
+#include "mem.h"
 #include "vec_ops.h"
 
 #include <stdarg.h>
@@ -41,27 +42,32 @@ int64_t bibim_context_seq_n_past(const bibim_context *c, int32_t seq) {
     return c->n_past[seq];
 }
 
-static void free_scratch(forward_scratch *s) {
-    free(s->x), free(s->xb), free(s->q), free(s->k), free(s->v), free(s->att);
-    free(s->gate), free(s->up), free(s->out), free(s->act), free(s->scores), free(s->v_lanes), free(s->q16);
-    free(s->seq), free(s->pos), free(s->rows), free(s->pack_buf);
+static void free_scratch(const bibim_allocator *a, forward_scratch *s) {
+    void *plain[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->gate, s->up, s->out, s->scores, s->v_lanes,
+                     s->seq, s->pos, s->rows};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) mem_free(a, plain[i]);
+    mem_aligned_free(a, s->act);
+    mem_aligned_free(a, s->q16);
+    mem_aligned_free(a, s->pack_buf);
 }
 
 void bibim_context_free(bibim_context *c) {
     if (!c) return;
+    const bibim_allocator *a = &c->alloc;
     threadpool_free(c->pool);
-    free(c->kv.k);
-    free(c->kv.v);
-    free_scratch(&c->s);
-    free(c->logits);
-    free(c->n_past);
-    free(c->batch_count);
-    free(c);
+    mem_free(a, c->kv.k);
+    mem_free(a, c->kv.v);
+    free_scratch(a, &c->s);
+    mem_free(a, c->logits);
+    mem_free(a, c->n_past);
+    mem_free(a, c->batch_count);
+    bibim_allocator copy = *a; /* it lives in the block being freed */
+    mem_free(&copy, c);
 }
 
-static void *alloc_floats(int64_t n) {
+static void *alloc_floats(const bibim_context *c, int64_t n) {
     if (n > 0 && (uint64_t)n > SIZE_MAX / sizeof(float)) return NULL; /* a 32-bit size_t */
-    return malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    return mem_alloc_n(&c->alloc, (size_t)(n > 0 ? n : 1), sizeof(float));
 }
 
 /* Bytes of a packed group of `w` if forward.c packs it per product, else 0. */
@@ -110,8 +116,8 @@ static bibim_status alloc_kv(bibim_context *c) {
         bytes > SIZE_MAX / 2)
         return context_fail(c, BIBIM_ERR_NOMEM, "a KV cache of %u slots x %u tokens does not fit in memory", c->n_seq,
                             c->n_ctx);
-    c->kv.k = malloc((size_t)elems * sizeof(uint16_t));
-    c->kv.v = malloc((size_t)elems * sizeof(uint16_t));
+    c->kv.k = mem_alloc_n(&c->alloc, (size_t)elems, sizeof(uint16_t));
+    c->kv.v = mem_alloc_n(&c->alloc, (size_t)elems, sizeof(uint16_t));
     if (!c->kv.k || !c->kv.v)
         return context_fail(c, BIBIM_ERR_NOMEM, "out of memory for a KV cache of %u slots x %u tokens (%.1f MiB)",
                             c->n_seq, c->n_ctx, (double)bytes / (1 << 20));
@@ -123,32 +129,33 @@ static bibim_status alloc_scratch(bibim_context *c) {
     forward_scratch *s = &c->s;
     int64_t nb = c->n_batch, q_dim = (int64_t)hp->n_head * hp->head_dim;
     int n_threads = threadpool_n_threads(c->pool);
-    s->x = alloc_floats(nb * hp->n_embd);
-    s->xb = alloc_floats(nb * hp->n_embd);
-    s->q = alloc_floats(nb * q_dim);
-    s->k = alloc_floats(nb * c->kv.kv_dim);
-    s->v = alloc_floats(nb * c->kv.kv_dim);
-    s->att = alloc_floats(nb * q_dim);
-    s->gate = alloc_floats(nb * hp->n_ff);
-    s->up = alloc_floats(nb * hp->n_ff);
-    s->out = alloc_floats(nb * hp->n_embd);
+    const bibim_allocator *a = &c->alloc;
+    s->x = alloc_floats(c, nb * hp->n_embd);
+    s->xb = alloc_floats(c, nb * hp->n_embd);
+    s->q = alloc_floats(c, nb * q_dim);
+    s->k = alloc_floats(c, nb * c->kv.kv_dim);
+    s->v = alloc_floats(c, nb * c->kv.kv_dim);
+    s->att = alloc_floats(c, nb * q_dim);
+    s->gate = alloc_floats(c, nb * hp->n_ff);
+    s->up = alloc_floats(c, nb * hp->n_ff);
+    s->out = alloc_floats(c, nb * hp->n_embd);
     s->act_row_stride = act_row_bytes(c);
     /* Activation rows start on 64-byte boundaries: SIMD kernels may rely on it. */
     if (nb <= 0 || s->act_row_stride <= SIZE_MAX / (size_t)nb) /* a 32-bit size_t can wrap */
-        s->act = aligned_alloc(64, s->act_row_stride * (size_t)nb);
-    s->scores = alloc_floats((int64_t)n_threads * c->n_ctx);
-    s->v_lanes = alloc_floats((int64_t)n_threads * 16 * hp->head_dim);
+        s->act = mem_aligned_alloc(a, 64, s->act_row_stride * (size_t)nb);
+    s->scores = alloc_floats(c, (int64_t)n_threads * c->n_ctx);
+    s->v_lanes = alloc_floats(c, (int64_t)n_threads * 16 * hp->head_dim);
     s->q16_stride = ((size_t)hp->head_dim + 31) & ~(size_t)31; /* 64-byte aligned rows, as for act */
-    s->q16 = aligned_alloc(64, (size_t)n_threads * s->q16_stride * sizeof(uint16_t));
-    s->seq = malloc((size_t)nb * sizeof *s->seq);
-    s->pos = malloc((size_t)nb * sizeof *s->pos);
-    s->rows = malloc((size_t)nb * sizeof *s->rows);
+    s->q16 = mem_aligned_alloc(a, 64, (size_t)n_threads * s->q16_stride * sizeof(uint16_t));
+    s->seq = mem_alloc_n(a, (size_t)nb, sizeof *s->seq);
+    s->pos = mem_alloc_n(a, (size_t)nb, sizeof *s->pos);
+    s->rows = mem_alloc_n(a, (size_t)nb, sizeof *s->rows);
     s->pack_stride = repack_group_bytes(c);
     /* Packed groups start on 64-byte boundaries, as the model's packed copies do. */
-    if (s->pack_stride) s->pack_buf = aligned_alloc(64, (size_t)n_threads * s->pack_stride);
-    c->logits = alloc_floats(hp->n_vocab);
-    c->n_past = calloc(c->n_seq, sizeof *c->n_past);
-    c->batch_count = calloc(c->n_seq, sizeof *c->batch_count);
+    if (s->pack_stride) s->pack_buf = mem_aligned_alloc(a, 64, (size_t)n_threads * s->pack_stride);
+    c->logits = alloc_floats(c, hp->n_vocab);
+    c->n_past = mem_calloc(a, c->n_seq, sizeof *c->n_past);
+    c->batch_count = mem_calloc(a, c->n_seq, sizeof *c->batch_count);
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->gate || !s->up || !s->out || !s->act ||
         !s->scores || !s->v_lanes || !s->q16 || !s->seq || !s->pos || !s->rows ||
         (s->pack_stride && !s->pack_buf) || !c->logits || !c->n_past ||
@@ -196,9 +203,12 @@ bibim_status bibim_context_create(const bibim_model *model, const bibim_context_
     if (!out) return BIBIM_ERR_INVALID_ARG;
     bibim_context_params defaults = bibim_context_default_params();
     const bibim_context_params *p = params ? params : &defaults;
-    bibim_context *c = calloc(1, sizeof *c);
+    /* Without a model there is no allocator but libc's to report that with. */
+    const bibim_allocator *a = model ? &model->alloc : &mem_libc;
+    bibim_context *c = mem_calloc(a, 1, sizeof *c);
     *out = c;
     if (!c) return BIBIM_ERR_NOMEM;
+    c->alloc = *a;
     if (!model) return context_fail(c, BIBIM_ERR_INVALID_ARG, "no model given");
     if (model->vocab_only)
         return context_fail(c, BIBIM_ERR_INVALID_ARG, "the model was loaded with vocab_only: it has no weights");
@@ -211,7 +221,7 @@ bibim_status bibim_context_create(const bibim_model *model, const bibim_context_
     if (cpu_level_choose(&c->cpu, c->errmsg, sizeof c->errmsg) != BIBIM_OK) return BIBIM_ERR_INVALID_ARG;
     c->ops = vec_ops_at(c->cpu);
     int n_threads = p->n_threads ? p->n_threads : threadpool_physical_cores();
-    c->pool = threadpool_create(n_threads);
+    c->pool = threadpool_create(n_threads, &c->alloc);
     if (!c->pool) return context_fail(c, BIBIM_ERR_NOMEM, "cannot start %d threads", n_threads);
     st = alloc_kv(c);
     if (st == BIBIM_OK) st = alloc_scratch(c);

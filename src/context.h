@@ -40,6 +40,7 @@ typedef struct forward_scratch {
 } forward_scratch;
 
 struct bibim_context {
+    bibim_allocator alloc; /* the model's */
     const bibim_model *model;
     uint32_t n_ctx, n_batch, n_seq;
     uint32_t *n_past; /* [n_seq] tokens in each slot's cache */

@@ -102,6 +102,7 @@ bibim_status bibim_generate(bibim_context *ctx, bibim_sampler *sampler, const bi
     generation g = {ctx, sampler, p, res, NULL};
     bibim_status st = bibim_text_stream_create(ctx->model, p->stop, p->n_stop, p->piece_flags, &g.text);
     if (st == BIBIM_OK) st = generate_loop(&g);
+    if (st == BIBIM_ERR_NOMEM) snprintf(ctx->errmsg, sizeof ctx->errmsg, "out of memory for the generated text");
     res->gen_seconds = now_seconds() - t1;
     bibim_text_stream_free(g.text);
     return st;

@@ -17,6 +17,7 @@
  * elements (arrays of arrays nest). All integers are little-endian. */
 #include "checked.h"
 #include "gguf_internal.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +85,7 @@ struct bibim_gguf {
     const uint8_t *data;
     uint64_t size;
     void *map; /* our own mapping of data, or NULL for caller memory */
+    bibim_allocator alloc; /* for everything below */
     char *name;
     uint32_t version;
     uint32_t alignment;
@@ -296,9 +298,11 @@ static int64_t gguf_index_find(const gguf_name_index *ix, const char *name, uint
     return -1;
 }
 
-static bibim_status gguf_index_alloc(gguf_name_index *ix, uint64_t n) {
+static bibim_status gguf_index_alloc(const bibim_gguf *g, gguf_name_index *ix, uint64_t n) {
     if (n == 0) return BIBIM_OK;
-    ix->entries = malloc(n * sizeof *ix->entries); /* n records were parsed, so this is bounded by the file */
+    if (n > SIZE_MAX) return BIBIM_ERR_NOMEM;
+    /* n records were parsed, so this is bounded by the file */
+    ix->entries = mem_alloc_n(&g->alloc, (size_t)n, sizeof *ix->entries);
     if (!ix->entries) return BIBIM_ERR_NOMEM;
     ix->n = n;
     return BIBIM_OK;
@@ -484,7 +488,7 @@ static bibim_status gguf_skip_nested_arrays(gguf_parser *p, uint64_t n) {
  * bibim_gguf_arr_str is O(1). n * 8 <= file size was checked already. */
 static bibim_status gguf_index_strings(gguf_parser *p, gguf_kv *kv, uint64_t first) {
     if (kv->n == 0) return BIBIM_OK;
-    kv->str_offsets = malloc(kv->n * sizeof *kv->str_offsets);
+    kv->str_offsets = kv->n <= SIZE_MAX ? mem_alloc_n(&p->g->alloc, (size_t)kv->n, sizeof *kv->str_offsets) : NULL;
     if (!kv->str_offsets) return gguf_out_of_memory(p, "a string array's index");
     uint64_t at = first;
     for (uint64_t i = 0; i < kv->n; i++) {
@@ -544,7 +548,7 @@ static bibim_status gguf_parse_kvs(gguf_parser *p, uint64_t n_kv) {
     for (uint64_t i = 0; i < n_kv; i++) {
         if (i == cap) {
             cap = gguf_next_capacity(cap, n_kv, sizeof *g->kvs);
-            gguf_kv *grown = cap ? realloc(g->kvs, cap * sizeof *grown) : NULL;
+            gguf_kv *grown = cap ? mem_realloc(&g->alloc, g->kvs, (size_t)cap * sizeof *grown) : NULL;
             if (!grown) return gguf_out_of_memory(p, "the key table");
             g->kvs = grown;
         }
@@ -557,7 +561,7 @@ static bibim_status gguf_parse_kvs(gguf_parser *p, uint64_t n_kv) {
 static bibim_status gguf_index_keys(gguf_parser *p) {
     bibim_gguf *g = p->g;
     uint64_t first = 0, again = 0;
-    if (gguf_index_alloc(&g->key_index, g->n_kv) != BIBIM_OK) return gguf_out_of_memory(p, "the key index");
+    if (gguf_index_alloc(g, &g->key_index, g->n_kv) != BIBIM_OK) return gguf_out_of_memory(p, "the key index");
     for (uint64_t i = 0; i < g->n_kv; i++) g->key_index.entries[i] = (gguf_name_entry){g->kvs[i].key, i};
     if (gguf_index_sort(&g->key_index, &first, &again) != BIBIM_OK) {
         gguf_describe_record(p, "key", "at", g->kvs[again].key, g->kvs[again].key_offset);
@@ -665,7 +669,7 @@ static bibim_status gguf_parse_tensors(gguf_parser *p, uint64_t n_tensors) {
     for (uint64_t i = 0; i < n_tensors; i++) {
         if (i == cap) {
             cap = gguf_next_capacity(cap, n_tensors, sizeof *g->tensors);
-            gguf_tensor *grown = cap ? realloc(g->tensors, cap * sizeof *grown) : NULL;
+            gguf_tensor *grown = cap ? mem_realloc(&g->alloc, g->tensors, (size_t)cap * sizeof *grown) : NULL;
             if (!grown) return gguf_out_of_memory(p, "the tensor table");
             g->tensors = grown;
         }
@@ -678,7 +682,7 @@ static bibim_status gguf_parse_tensors(gguf_parser *p, uint64_t n_tensors) {
 static bibim_status gguf_index_tensors(gguf_parser *p) {
     bibim_gguf *g = p->g;
     uint64_t first = 0, again = 0;
-    if (gguf_index_alloc(&g->tensor_index, g->n_tensors) != BIBIM_OK) return gguf_out_of_memory(p, "the tensor index");
+    if (gguf_index_alloc(g, &g->tensor_index, g->n_tensors) != BIBIM_OK) return gguf_out_of_memory(p, "the tensor index");
     for (uint64_t i = 0; i < g->n_tensors; i++) g->tensor_index.entries[i] = (gguf_name_entry){g->tensors[i].name, i};
     if (gguf_index_sort(&g->tensor_index, &first, &again) != BIBIM_OK) {
         gguf_describe_record(p, "tensor", "info at", g->tensors[again].name, g->tensors[again].info_offset);
@@ -733,7 +737,7 @@ static int gguf_span_compare(const void *a, const void *b) {
 static bibim_status gguf_check_overlaps(gguf_parser *p) {
     bibim_gguf *g = p->g;
     if (g->n_tensors < 2) return BIBIM_OK;
-    gguf_span *spans = malloc(g->n_tensors * sizeof *spans);
+    gguf_span *spans = g->n_tensors <= SIZE_MAX ? mem_alloc_n(&g->alloc, (size_t)g->n_tensors, sizeof *spans) : NULL;
     if (!spans) return gguf_out_of_memory(p, "the overlap check");
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         spans[i] = (gguf_span){g->tensors[i].offset, g->tensors[i].offset + g->tensors[i].n_bytes, i};
@@ -751,7 +755,7 @@ static bibim_status gguf_check_overlaps(gguf_parser *p) {
                        spans[i + 1].start, gguf_printable(name, sizeof name, a->name.ptr, a->name.len), a->offset,
                        a->n_bytes);
     }
-    free(spans);
+    mem_free(&g->alloc, spans);
     return st;
 }
 
@@ -785,11 +789,11 @@ static bibim_status gguf_parse(bibim_gguf *g) {
 /* Drops everything but the name and the message: a handle whose open
  * failed answers every getter as an empty file would. */
 static void gguf_release(bibim_gguf *g) {
-    for (uint64_t i = 0; i < g->n_kv; i++) free(g->kvs[i].str_offsets);
-    free(g->kvs);
-    free(g->tensors);
-    free(g->key_index.entries);
-    free(g->tensor_index.entries);
+    for (uint64_t i = 0; i < g->n_kv; i++) mem_free(&g->alloc, g->kvs[i].str_offsets);
+    mem_free(&g->alloc, g->kvs);
+    mem_free(&g->alloc, g->tensors);
+    mem_free(&g->alloc, g->key_index.entries);
+    mem_free(&g->alloc, g->tensor_index.entries);
     if (g->map) munmap(g->map, g->size);
     g->kvs = NULL;
     g->tensors = NULL;
@@ -800,12 +804,13 @@ static void gguf_release(bibim_gguf *g) {
     g->size = g->data_offset = 0;
 }
 
-static bibim_gguf *gguf_new(const char *name) {
-    bibim_gguf *g = calloc(1, sizeof *g);
+static bibim_gguf *gguf_new(const char *name, const bibim_allocator *alloc) {
+    bibim_gguf *g = mem_calloc(alloc, 1, sizeof *g);
     if (!g) return NULL;
-    g->name = strdup(name);
+    g->alloc = *alloc;
+    g->name = mem_strdup(alloc, name);
     if (!g->name) {
-        free(g);
+        mem_free(alloc, g);
         return NULL;
     }
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
@@ -843,9 +848,9 @@ static bibim_status gguf_map_file(bibim_gguf *g, const char *path) {
     return BIBIM_OK;
 }
 
-bibim_status bibim_gguf_open(const char *path, bibim_gguf **out) {
+bibim_status gguf_open_file(const char *path, const bibim_allocator *alloc, bibim_gguf **out) {
     if (!out) return BIBIM_ERR_INVALID_ARG;
-    *out = gguf_new(path ? path : "(no path)");
+    *out = gguf_new(path ? path : "(no path)", alloc);
     if (!*out) return BIBIM_ERR_NOMEM;
     bibim_gguf *g = *out;
     if (!path) return gguf_set_error(g, BIBIM_ERR_INVALID_ARG, "no path given");
@@ -855,9 +860,10 @@ bibim_status bibim_gguf_open(const char *path, bibim_gguf **out) {
     return st;
 }
 
-bibim_status bibim_gguf_open_memory(const void *data, uint64_t size, const char *name, bibim_gguf **out) {
+bibim_status gguf_open_buffer(const void *data, uint64_t size, const char *name, const bibim_allocator *alloc,
+                              bibim_gguf **out) {
     if (!out) return BIBIM_ERR_INVALID_ARG;
-    *out = gguf_new(name ? name : "(memory)");
+    *out = gguf_new(name ? name : "(memory)", alloc);
     if (!*out) return BIBIM_ERR_NOMEM;
     bibim_gguf *g = *out;
     if (!data && size > 0) return gguf_set_error(g, BIBIM_ERR_INVALID_ARG, "no data given for %" PRIu64 " bytes", size);
@@ -868,11 +874,18 @@ bibim_status bibim_gguf_open_memory(const void *data, uint64_t size, const char 
     return st;
 }
 
+bibim_status bibim_gguf_open(const char *path, bibim_gguf **out) { return gguf_open_file(path, &mem_libc, out); }
+
+bibim_status bibim_gguf_open_memory(const void *data, uint64_t size, const char *name, bibim_gguf **out) {
+    return gguf_open_buffer(data, size, name, &mem_libc, out);
+}
+
 void bibim_gguf_free(bibim_gguf *gguf) {
     if (!gguf) return;
     gguf_release(gguf);
-    free(gguf->name);
-    free(gguf);
+    bibim_allocator alloc = gguf->alloc; /* the handle holds it: copy it out before freeing the handle */
+    mem_free(&alloc, gguf->name);
+    mem_free(&alloc, gguf);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -20,6 +20,12 @@
 #define GGUF_MAX_ARRAY_DEPTH 8u  /* arrays of arrays nest at most this deep */
 #define GGUF_KEY_ALIGNMENT "general.alignment"
 
+/* bibim_gguf_open and bibim_gguf_open_memory with the handle's memory from
+ * `alloc` (copied), as a model's reader gets it. */
+bibim_status gguf_open_file(const char *path, const bibim_allocator *alloc, bibim_gguf **out);
+bibim_status gguf_open_buffer(const void *data, uint64_t size, const char *name, const bibim_allocator *alloc,
+                              bibim_gguf **out);
+
 /* Bytes of one value of a fixed-size type; 0 for string, array and unknown
  * types. */
 uint64_t gguf_value_fixed_size(uint32_t type);

@@ -3,7 +3,9 @@
  * and shape. Also the public token functions, which forward to the
  * tokenizer. */
 #include "model.h"
+#include "gguf_internal.h"
 #include "kernels.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,7 +16,7 @@
 #include <unistd.h>
 
 bibim_model_params bibim_model_default_params(void) {
-    bibim_model_params p = {.use_mmap = 1, .use_mlock = 0, .vocab_only = 0};
+    bibim_model_params p = {.use_mmap = 1, .use_mlock = 0, .vocab_only = 0, .allocator = NULL};
     return p;
 }
 
@@ -43,14 +45,16 @@ static matrix *model_matrix(bibim_model *m, int i) {
 
 void bibim_model_free(bibim_model *model) {
     if (!model) return;
-    for (int i = 0; i < n_matrices(model); i++) free(model_matrix(model, i)->packed);
+    const bibim_allocator *a = &model->alloc;
+    for (int i = 0; i < n_matrices(model); i++) mem_aligned_free(a, model_matrix(model, i)->packed);
     tokenizer_free(model->tok);
-    bibim_gguf_free(model->gguf);
-    free(model->file_copy);
-    free(model->layers);
-    free(model->owned_floats);
-    free(model->chat_template);
-    free(model);
+    bibim_gguf_free(model->gguf); /* before file_copy: it may point into it */
+    mem_free(a, model->file_copy);
+    mem_free(a, model->layers);
+    mem_free(a, model->owned_floats);
+    mem_free(a, model->chat_template);
+    bibim_allocator copy = *a; /* it lives in the block being freed */
+    mem_free(&copy, model);
 }
 
 /* Reads the whole file into memory (use_mmap = 0). */
@@ -60,7 +64,7 @@ static bibim_status read_whole_file(bibim_model *m, const char *path, uint64_t *
     bibim_status st = BIBIM_OK;
     long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
     if (n < 0) st = model_fail(m, BIBIM_ERR_IO, "%s: cannot find its size", path);
-    if (st == BIBIM_OK && !(m->file_copy = malloc(n ? (size_t)n : 1)))
+    if (st == BIBIM_OK && !(m->file_copy = mem_alloc(&m->alloc, (size_t)n)))
         st = model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory reading %ld bytes", path, n);
     if (st == BIBIM_OK && (fseek(f, 0, SEEK_SET) != 0 || fread(m->file_copy, 1, (size_t)n, f) != (size_t)n))
         st = model_fail(m, BIBIM_ERR_IO, "%s: read failed", path);
@@ -265,8 +269,8 @@ static bibim_status load_tensors(bibim_model *m, const char *path) {
     /* Norms not stored as F32 are converted here: 2 per layer plus the output norm. */
     /* (In 64 bits: with a 32-bit size_t the product can wrap.) */
     uint64_t n_floats = ((uint64_t)hp->n_layer * 2 + 1) * (uint64_t)hp->n_embd + (uint64_t)hp->n_rot / 2;
-    m->owned_floats = n_floats <= SIZE_MAX / sizeof(float) ? malloc((size_t)n_floats * sizeof(float)) : NULL;
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    m->owned_floats = n_floats <= SIZE_MAX ? mem_alloc_n(&m->alloc, (size_t)n_floats, sizeof(float)) : NULL;
+    m->layers = mem_calloc(&m->alloc, (size_t)hp->n_layer, sizeof *m->layers);
     if (st == BIBIM_OK && (!m->owned_floats || !m->layers))
         st = model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory", path);
     float *scratch = m->owned_floats;
@@ -324,12 +328,12 @@ static bibim_status lock_weights(bibim_model *m, const char *path) {
 static bibim_status open_file(bibim_model *m, const char *path, const bibim_model_params *p) {
     bibim_status st;
     if (p->use_mmap) {
-        st = bibim_gguf_open(path, &m->gguf);
+        st = gguf_open_file(path, &m->alloc, &m->gguf);
     } else {
         uint64_t size = 0;
         st = read_whole_file(m, path, &size);
         if (st != BIBIM_OK) return st;
-        st = bibim_gguf_open_memory(m->file_copy, size, path, &m->gguf);
+        st = gguf_open_buffer(m->file_copy, size, path, &m->alloc, &m->gguf);
     }
     if (st != BIBIM_OK) return model_fail(m, st, "%s", m->gguf ? bibim_gguf_errmsg(m->gguf) : "out of memory");
     return BIBIM_OK;
@@ -373,7 +377,7 @@ static bibim_status repack_matrices(bibim_model *m, int release, const char *pat
         const packed_kernel *pk = packed_kernel_at(w->type, CPU_LEVEL_SCALAR);
         if (!pk || w->n_out % PACK_ROWS != 0 || w->data == m->token_embd.data) continue;
         size_t size = pk->packed_size(w->n_out, w->n_in);
-        w->packed = aligned_alloc(64, size); /* packed sizes are multiples of 64 */
+        w->packed = mem_aligned_alloc(&m->alloc, 64, size); /* kernels.h: groups start on cache lines */
         if (!w->packed) return model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory repacking weights", path);
         pk->pack(w->data, w->row_bytes, w->n_out, w->n_in, w->packed);
         if (release) release_mapped(w->data, w->row_bytes * (size_t)w->n_out);
@@ -391,7 +395,7 @@ static bibim_status read_chat_template(bibim_model *m, const char *path) {
         return model_fail(m, st, "%s: tokenizer.chat_template: %s", path, bibim_gguf_errmsg(m->gguf));
     if (memchr(t.ptr, 0, t.len))
         return model_fail(m, BIBIM_ERR_FORMAT, "%s: tokenizer.chat_template contains a NUL byte", path);
-    m->chat_template = malloc(t.len + 1);
+    m->chat_template = t.len < SIZE_MAX ? mem_alloc(&m->alloc, (size_t)t.len + 1) : NULL;
     if (!m->chat_template) return model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory for the chat template", path);
     memcpy(m->chat_template, t.ptr, t.len);
     m->chat_template[t.len] = 0;
@@ -402,16 +406,22 @@ bibim_status bibim_model_load(const char *path, const bibim_model_params *params
     if (!out) return BIBIM_ERR_INVALID_ARG;
     bibim_model_params defaults = bibim_model_default_params();
     const bibim_model_params *p = params ? params : &defaults;
-    bibim_model *m = calloc(1, sizeof *m);
+    bibim_allocator alloc;
+    /* A half-set allocator cannot be used: libc's carries the message. */
+    bibim_status st = mem_choose(p->allocator, &alloc);
+    bibim_model *m = mem_calloc(&alloc, 1, sizeof *m);
     *out = m;
     if (!m) return BIBIM_ERR_NOMEM;
+    m->alloc = alloc;
+    if (st != BIBIM_OK)
+        return model_fail(m, st, "the allocator must set all of alloc, realloc and free, or none of them");
     if (!path) return model_fail(m, BIBIM_ERR_INVALID_ARG, "no model path given");
     m->vocab_only = p->vocab_only;
-    bibim_status st = open_file(m, path, p);
+    st = open_file(m, path, p);
     if (st == BIBIM_OK) st = read_arch(m, path);
     if (st == BIBIM_OK) {
         char err[400];
-        st = tokenizer_load(m->gguf, &m->tok, err, sizeof err);
+        st = tokenizer_load_with(m->gguf, &m->alloc, &m->tok, err, sizeof err);
         if (st != BIBIM_OK) model_fail(m, st, "%s: %s", path, err);
     }
     if (st == BIBIM_OK) st = read_chat_template(m, path);

@@ -38,6 +38,7 @@ typedef struct llama_hparams {
 } llama_hparams;
 
 struct bibim_model {
+    bibim_allocator alloc;   /* the caller's (or libc's): for the model and all made from it */
     bibim_gguf *gguf;
     void *file_copy;         /* the whole file, when use_mmap = 0 */
     tokenizer *tok;

@@ -1,6 +1,7 @@
 /* sampler.c — turning logits into the next token: logit bias, repetition
  * penalties, then greedy or top-k / top-p / min-p / temperature and a seeded
  * random draw, in that order (llama.cpp's order for the same steps). */
+#include "mem.h"
 #include "model.h"
 
 #include <math.h>
@@ -15,6 +16,7 @@ typedef struct candidate {
 } candidate;
 
 struct bibim_sampler {
+    bibim_allocator alloc; /* the model's, copied: the sampler may outlive the model */
     bibim_sampler_params params;
     bibim_logit_bias *bias;
     int32_t n_vocab;
@@ -68,8 +70,9 @@ static void rng_seed(bibim_sampler *s) {
 
 void bibim_sampler_free(bibim_sampler *s) {
     if (!s) return;
-    free(s->bias), free(s->cands), free(s->logits), free(s->recent), free(s->counts);
-    free(s);
+    bibim_allocator a = s->alloc; /* it lives in the block being freed */
+    mem_free(&a, s->bias), mem_free(&a, s->cands), mem_free(&a, s->logits), mem_free(&a, s->recent);
+    mem_free(&a, s->counts), mem_free(&a, s);
 }
 
 bibim_status bibim_sampler_create(const bibim_model *model, const bibim_sampler_params *params,
@@ -85,15 +88,17 @@ bibim_status bibim_sampler_create(const bibim_model *model, const bibim_sampler_
     int32_t n_vocab = model->vocab_only ? tokenizer_n_vocab(model->tok) : model->hp.n_vocab;
     for (size_t i = 0; i < p->n_logit_bias; i++)
         if (p->logit_bias[i].token < 0 || p->logit_bias[i].token >= n_vocab) return BIBIM_ERR_INVALID_ARG;
-    bibim_sampler *s = calloc(1, sizeof *s);
+    const bibim_allocator *a = &model->alloc;
+    bibim_sampler *s = mem_calloc(a, 1, sizeof *s);
     if (!s) return BIBIM_ERR_NOMEM;
+    s->alloc = *a;
     s->params = *p;
     s->n_vocab = n_vocab;
-    s->bias = p->n_logit_bias ? malloc(p->n_logit_bias * sizeof *s->bias) : NULL;
-    s->cands = malloc((size_t)n_vocab * sizeof *s->cands);
-    s->logits = malloc((size_t)n_vocab * sizeof *s->logits);
-    s->recent = malloc((size_t)(p->penalty_last_n ? p->penalty_last_n : 1) * sizeof *s->recent);
-    s->counts = calloc((size_t)n_vocab, sizeof *s->counts);
+    s->bias = p->n_logit_bias ? mem_alloc_n(a, p->n_logit_bias, sizeof *s->bias) : NULL;
+    s->cands = mem_alloc_n(a, (size_t)n_vocab, sizeof *s->cands);
+    s->logits = mem_alloc_n(a, (size_t)n_vocab, sizeof *s->logits);
+    s->recent = mem_alloc_n(a, (size_t)(p->penalty_last_n ? p->penalty_last_n : 1), sizeof *s->recent);
+    s->counts = mem_calloc(a, (size_t)n_vocab, sizeof *s->counts);
     if ((p->n_logit_bias && !s->bias) || !s->cands || !s->logits || !s->recent || !s->counts) {
         bibim_sampler_free(s);
         return BIBIM_ERR_NOMEM;

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bibim.h"
+#include "mem.h"
+#include "model.h"
 
 struct bibim_text_stream {
+    bibim_allocator alloc; /* the model's */
     const bibim_model *model;
     char **stop;       /* copies of the stop strings */
     size_t n_stop;
@@ -20,11 +22,11 @@ struct bibim_text_stream {
     int stopped;
 };
 
-static int grow(char **buf, size_t *cap, size_t need) {
+static int grow(const bibim_allocator *a, char **buf, size_t *cap, size_t need) {
     if (need <= *cap) return 1;
     size_t n = *cap ? *cap : 64;
     while (n < need) n *= 2;
-    char *p = realloc(*buf, n);
+    char *p = mem_realloc(a, *buf, n);
     if (!p) return 0;
     *buf = p, *cap = n;
     return 1;
@@ -32,11 +34,12 @@ static int grow(char **buf, size_t *cap, size_t need) {
 
 void bibim_text_stream_free(bibim_text_stream *ts) {
     if (!ts) return;
-    for (size_t i = 0; i < ts->n_stop; i++) free(ts->stop[i]);
-    free(ts->stop);
-    free(ts->raw);
-    free(ts->held);
-    free(ts);
+    bibim_allocator a = ts->alloc; /* it lives in the block being freed */
+    for (size_t i = 0; i < ts->n_stop; i++) mem_free(&a, ts->stop[i]);
+    mem_free(&a, ts->stop);
+    mem_free(&a, ts->raw);
+    mem_free(&a, ts->held);
+    mem_free(&a, ts);
 }
 
 bibim_status bibim_text_stream_create(const bibim_model *model, const char *const *stop, size_t n_stop,
@@ -46,14 +49,16 @@ bibim_status bibim_text_stream_create(const bibim_model *model, const char *cons
     if (!model || (n_stop && !stop)) return BIBIM_ERR_INVALID_ARG;
     for (size_t i = 0; i < n_stop; i++)
         if (!stop[i]) return BIBIM_ERR_INVALID_ARG;
-    bibim_text_stream *ts = calloc(1, sizeof *ts);
+    bibim_text_stream *ts = mem_calloc(&model->alloc, 1, sizeof *ts);
     if (!ts) return BIBIM_ERR_NOMEM;
+    ts->alloc = model->alloc;
     ts->model = model;
     ts->piece_flags = piece_flags;
-    ts->stop = n_stop ? calloc(n_stop, sizeof *ts->stop) : NULL;
+    ts->stop = n_stop ? mem_calloc(&ts->alloc, n_stop, sizeof *ts->stop) : NULL;
     if (n_stop && !ts->stop) return bibim_text_stream_free(ts), BIBIM_ERR_NOMEM;
     for (; ts->n_stop < n_stop; ts->n_stop++)
-        if (!(ts->stop[ts->n_stop] = strdup(stop[ts->n_stop]))) return bibim_text_stream_free(ts), BIBIM_ERR_NOMEM;
+        if (!(ts->stop[ts->n_stop] = mem_strdup(&ts->alloc, stop[ts->n_stop])))
+            return bibim_text_stream_free(ts), BIBIM_ERR_NOMEM;
     *out = ts;
     return BIBIM_OK;
 }
@@ -75,22 +80,25 @@ static int utf8_sequence(const unsigned char *s, size_t n) {
 }
 
 /* Moves the complete UTF-8 prefix of raw to held (invalid bytes become
- * U+FFFD); with `flush`, an unfinished tail becomes U+FFFD too. */
+ * U+FFFD); with `flush`, an unfinished tail becomes U+FFFD too. Returns 0
+ * if memory ran out; what was moved until then is gone from raw, so the
+ * stream never repeats text. */
 static int settle_utf8(bibim_text_stream *ts, int flush) {
     size_t i = 0;
+    int ok = 1;
     while (i < ts->n_raw) {
         int len = utf8_sequence((const unsigned char *)ts->raw + i, ts->n_raw - i);
         if (len == 0 && !flush) break;
         const char *src = len > 0 ? ts->raw + i : "\xEF\xBF\xBD";
         size_t n = len > 0 ? (size_t)len : 3;
-        if (!grow(&ts->held, &ts->cap_held, ts->n_held + n)) return 0;
+        if (!(ok = grow(&ts->alloc, &ts->held, &ts->cap_held, ts->n_held + n))) break;
         memcpy(ts->held + ts->n_held, src, n);
         ts->n_held += n;
         i += len > 0 ? (size_t)len : 1;
     }
     if (i) memmove(ts->raw, ts->raw + i, ts->n_raw - i);
     ts->n_raw -= i;
-    return 1;
+    return ok;
 }
 
 /* Where the first stop string starts in held, or -1. */
@@ -133,7 +141,7 @@ static bibim_status stream_bytes(bibim_text_stream *ts, const char *bytes, size_
     *text = "";
     *len = 0;
     if (ts->stopped) return BIBIM_OK;
-    if (!grow(&ts->raw, &ts->cap_raw, ts->n_raw + n + 1)) return BIBIM_ERR_NOMEM;
+    if (!grow(&ts->alloc, &ts->raw, &ts->cap_raw, ts->n_raw + n + 1)) return BIBIM_ERR_NOMEM;
     memcpy(ts->raw + ts->n_raw, bytes, n);
     ts->n_raw += n;
     if (!settle_utf8(ts, last)) return BIBIM_ERR_NOMEM;
@@ -158,11 +166,11 @@ bibim_status bibim_text_stream_push(bibim_text_stream *ts, bibim_token token, co
     if (n < 0) return BIBIM_ERR_INVALID_ARG;
     char *big = NULL;
     if (n > (int64_t)sizeof piece) { /* a user-defined token can be long */
-        if (!(big = malloc((size_t)n))) return BIBIM_ERR_NOMEM;
+        if (!(big = mem_alloc(&ts->alloc, (size_t)n))) return BIBIM_ERR_NOMEM;
         bibim_token_piece(ts->model, token, ts->piece_flags, big, (size_t)n);
     }
     bibim_status st = stream_bytes(ts, big ? big : piece, (size_t)n, 0, text, len);
-    free(big);
+    mem_free(&ts->alloc, big);
     if (stopped) *stopped = ts->stopped;
     return st;
 }

@@ -5,6 +5,7 @@
  * job counter for a while before they sleep on a condition variable, and the
  * caller spins until the last worker is done. */
 #include "threadpool.h"
+#include "mem.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -27,9 +28,18 @@
  * two matrix products of a decode step, much shorter than a pause between tokens. */
 enum { SPIN_ROUNDS = 20000 };
 
+/* What a worker thread starts from. Kept in the pool, not handed to the
+ * thread to free, so that no worker thread ever calls the allocator. */
+typedef struct worker {
+    pthread_t thread;
+    struct threadpool *pool;
+    int index;
+} worker;
+
 struct threadpool {
+    bibim_allocator alloc;
     int n_threads;
-    pthread_t *workers;
+    worker *workers; /* [n_threads]; entry 0 is the calling thread's, unused */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     atomic_uint_fast64_t generation; /* bumped for each job */
@@ -41,11 +51,6 @@ struct threadpool {
     int64_t n_tasks;
     atomic_int_fast64_t next_task;
 };
-
-typedef struct worker_start {
-    threadpool *pool;
-    int index;
-} worker_start;
 
 static void run_tasks(threadpool *p, int thread_index) {
     for (;;) {
@@ -73,35 +78,34 @@ static uint64_t wait_for_job(threadpool *p, uint64_t seen) {
 }
 
 static void *worker_main(void *arg) {
-    worker_start start = *(worker_start *)arg;
-    free(arg);
-    threadpool *p = start.pool;
+    const worker *start = arg;
+    threadpool *p = start->pool;
     uint64_t seen = 0;
     for (;;) {
         seen = wait_for_job(p, seen);
         if (atomic_load(&p->stopping)) break;
-        run_tasks(p, start.index);
+        run_tasks(p, start->index);
         atomic_fetch_sub_explicit(&p->n_busy, 1, memory_order_release);
     }
     return NULL;
 }
 
-threadpool *threadpool_create(int n_threads) {
-    threadpool *p = calloc(1, sizeof *p);
+threadpool *threadpool_create(int n_threads, const bibim_allocator *alloc) {
+    threadpool *p = mem_calloc(alloc, 1, sizeof *p);
     if (!p) return NULL;
+    p->alloc = *alloc;
     p->n_threads = n_threads < 1 ? 1 : n_threads;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
-    p->workers = calloc((size_t)p->n_threads, sizeof *p->workers);
+    p->workers = mem_calloc(alloc, (size_t)p->n_threads, sizeof *p->workers);
     if (!p->workers) {
         threadpool_free(p);
         return NULL;
     }
     for (int i = 1; i < p->n_threads; i++) {
-        worker_start *ws = malloc(sizeof *ws);
-        if (ws) *ws = (worker_start){p, i};
-        if (!ws || pthread_create(&p->workers[i], NULL, worker_main, ws) != 0) {
-            free(ws);
+        p->workers[i].pool = p;
+        p->workers[i].index = i;
+        if (pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]) != 0) {
             p->n_threads = i; /* join the workers that started */
             threadpool_free(p);
             return NULL;
@@ -116,11 +120,12 @@ void threadpool_free(threadpool *p) {
     atomic_store(&p->stopping, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    for (int i = 1; p->workers && i < p->n_threads; i++) pthread_join(p->workers[i], NULL);
+    for (int i = 1; p->workers && i < p->n_threads; i++) pthread_join(p->workers[i].thread, NULL);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);
-    free(p->workers);
-    free(p);
+    bibim_allocator alloc = p->alloc; /* it lives in the block being freed */
+    mem_free(&alloc, p->workers);
+    mem_free(&alloc, p);
 }
 
 int threadpool_n_threads(const threadpool *p) { return p->n_threads; }

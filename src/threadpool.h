@@ -5,6 +5,8 @@
 #ifndef BIBIM_THREADPOOL_H
 #define BIBIM_THREADPOOL_H
 
+#include "bibim.h"
+
 #include <stdint.h>
 
 typedef struct threadpool threadpool;
@@ -12,8 +14,10 @@ typedef struct threadpool threadpool;
 /* Called once per task index. */
 typedef void (*threadpool_task_fn)(void *arg, int64_t task, int thread_index);
 
-/* n_threads counts the caller: 1 means no extra threads. NULL on failure. */
-threadpool *threadpool_create(int n_threads);
+/* n_threads counts the caller: 1 means no extra threads. The pool's memory
+ * comes from `alloc` (copied), from the calling thread only. NULL on
+ * failure. */
+threadpool *threadpool_create(int n_threads, const bibim_allocator *alloc);
 void threadpool_free(threadpool *pool);
 int threadpool_n_threads(const threadpool *pool);
 

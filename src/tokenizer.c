@@ -4,6 +4,7 @@
 #include "tokenizer_internal.h"
 
 #include "gguf_internal.h"
+#include "mem.h"
 #include "unicode.h"
 
 #include <math.h>
@@ -111,7 +112,7 @@ int32_t token_find(const tokenizer *tok, const char *s, size_t len) {
 /* Indexes every non-empty token; a duplicate text is an error. */
 static bibim_status build_index(tokenizer *tok, char *errmsg, size_t errmsg_size) {
     uint64_t size = table_size((uint64_t)tok->n_vocab);
-    tok->index.slots = malloc(size * sizeof *tok->index.slots);
+    tok->index.slots = mem_alloc_n(&tok->alloc, size, sizeof *tok->index.slots);
     if (!tok->index.slots) return fail(errmsg, errmsg_size, BIBIM_ERR_NOMEM, "out of memory for the token index");
     memset(tok->index.slots, 0xFF, size * sizeof *tok->index.slots);
     tok->index.mask = size - 1;
@@ -197,7 +198,7 @@ static bibim_status load_tokens(tokenizer *tok, bibim_gguf *g, char *errmsg, siz
         return fail(errmsg, errmsg_size, BIBIM_ERR_FORMAT, "%s has %llu entries, expected 1 to %d", KEY_TOKENS,
                     (unsigned long long)n, INT32_MAX - 1);
     tok->n_vocab = (int32_t)n;
-    tok->offsets = malloc((n + 1) * sizeof *tok->offsets);
+    tok->offsets = mem_alloc_n(&tok->alloc, (size_t)n + 1, sizeof *tok->offsets);
     if (!tok->offsets)
         return fail(errmsg, errmsg_size, BIBIM_ERR_NOMEM, "out of memory for %llu tokens", (unsigned long long)n);
     uint64_t total = 0;
@@ -210,7 +211,7 @@ static bibim_status load_tokens(tokenizer *tok, bibim_gguf *g, char *errmsg, siz
         total += s.len; /* no overflow: the strings are inside the file */
     }
     tok->offsets[n] = total;
-    tok->text = malloc(total ? total : 1);
+    tok->text = total <= SIZE_MAX ? mem_alloc(&tok->alloc, (size_t)total) : NULL;
     if (!tok->text) return fail(errmsg, errmsg_size, BIBIM_ERR_NOMEM, "out of memory for the token texts");
     for (uint64_t i = 0; i < n; i++) {
         bibim_str s;
@@ -244,9 +245,9 @@ static bibim_status load_scores_and_types(tokenizer *tok, bibim_gguf *g, char *e
     if (st == BIBIM_OK) st = get_per_token_array(tok, g, KEY_TYPES, BIBIM_GGUF_INT32, &types, errmsg, errmsg_size);
     if (st != BIBIM_OK) return st;
     size_t n = (size_t)tok->n_vocab;
-    tok->scores = malloc(n * sizeof *tok->scores);
-    tok->types = malloc(n);
-    tok->is_end = calloc(n, 1);
+    tok->scores = mem_alloc_n(&tok->alloc, n, sizeof *tok->scores);
+    tok->types = mem_alloc(&tok->alloc, n);
+    tok->is_end = mem_calloc(&tok->alloc, n, 1);
     if (!tok->scores || !tok->types || !tok->is_end)
         return fail(errmsg, errmsg_size, BIBIM_ERR_NOMEM, "out of memory for %zu tokens", n);
     for (size_t i = 0; i < n; i++) {
@@ -371,10 +372,10 @@ static bibim_status collect_specials(tokenizer *tok, char *errmsg, size_t errmsg
     size_t n = 0;
     for (int32_t id = 0; id < tok->n_vocab; id++)
         if (is_special_type(tok->types[id]) && tok->offsets[id + 1] > tok->offsets[id]) n++;
-    special_order *order = malloc((n ? n : 1) * sizeof *order);
-    tok->specials = malloc((n ? n : 1) * sizeof *tok->specials);
+    special_order *order = mem_alloc_n(&tok->alloc, n, sizeof *order);
+    tok->specials = mem_alloc_n(&tok->alloc, n, sizeof *tok->specials);
     if (!order || !tok->specials) {
-        free(order);
+        mem_free(&tok->alloc, order);
         return fail(errmsg, errmsg_size, BIBIM_ERR_NOMEM, "out of memory for special tokens");
     }
     n = 0;
@@ -384,18 +385,24 @@ static bibim_status collect_specials(tokenizer *tok, char *errmsg, size_t errmsg
     qsort(order, n, sizeof *order, compare_specials);
     for (size_t i = 0; i < n; i++) tok->specials[i] = order[i].id;
     tok->n_specials = (int32_t)n;
-    free(order);
+    mem_free(&tok->alloc, order);
     return BIBIM_OK;
 }
 
 bibim_status tokenizer_load(bibim_gguf *gguf, tokenizer **out, char *errmsg, size_t errmsg_size) {
+    return tokenizer_load_with(gguf, &mem_libc, out, errmsg, errmsg_size);
+}
+
+bibim_status tokenizer_load_with(bibim_gguf *gguf, const bibim_allocator *alloc, tokenizer **out, char *errmsg,
+                                 size_t errmsg_size) {
     char unused[1];
     if (!errmsg) errmsg = unused, errmsg_size = sizeof unused; /* the caller does not want the message */
     *out = NULL;
     if (errmsg_size) errmsg[0] = '\0';
     if (!gguf) return fail(errmsg, errmsg_size, BIBIM_ERR_INVALID_ARG, "no GGUF file");
-    tokenizer *tok = calloc(1, sizeof *tok);
+    tokenizer *tok = mem_calloc(alloc, 1, sizeof *tok);
     if (!tok) return fail(errmsg, errmsg_size, BIBIM_ERR_NOMEM, "out of memory for the tokenizer");
+    tok->alloc = *alloc;
     tok->hash_seed = make_seed(tok);
     bibim_status st = load_kind(tok, gguf, errmsg, errmsg_size);
     if (st == BIBIM_OK && tok->kind == TOKENIZER_BPE) st = load_pre(tok, gguf, errmsg, errmsg_size);
@@ -417,15 +424,17 @@ bibim_status tokenizer_load(bibim_gguf *gguf, tokenizer **out, char *errmsg, siz
 
 void tokenizer_free(tokenizer *tok) {
     if (!tok) return;
-    free(tok->text);
-    free(tok->offsets);
-    free(tok->scores);
-    free(tok->types);
-    free(tok->is_end);
-    free(tok->index.slots);
-    free(tok->merges);
-    free(tok->specials);
-    free(tok);
+    const bibim_allocator *a = &tok->alloc;
+    mem_free(a, tok->text);
+    mem_free(a, tok->offsets);
+    mem_free(a, tok->scores);
+    mem_free(a, tok->types);
+    mem_free(a, tok->is_end);
+    mem_free(a, tok->index.slots);
+    mem_free(a, tok->merges);
+    mem_free(a, tok->specials);
+    bibim_allocator copy = *a; /* it lives in the block being freed */
+    mem_free(&copy, tok);
 }
 
 int32_t tokenizer_n_vocab(const tokenizer *tok) { return tok->n_vocab; }
@@ -447,6 +456,7 @@ typedef struct fragment {
 } fragment;
 
 typedef struct fragment_list {
+    const bibim_allocator *alloc; /* the tokenizer's */
     fragment *items;
     size_t n, cap;
 } fragment_list;
@@ -454,7 +464,7 @@ typedef struct fragment_list {
 static int fragments_push(fragment_list *l, fragment f) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 16;
-        fragment *items = realloc(l->items, cap * sizeof *items);
+        fragment *items = mem_realloc(l->alloc, l->items, cap * sizeof *items);
         if (!items) return -1;
         l->items = items;
         l->cap = cap;
@@ -483,7 +493,7 @@ static int split_fragment(const tokenizer *tok, const char *text, fragment f, in
 /* Cuts the text around special tokens, one token at a time, longest first
  * (llama.cpp's tokenizer_st_partition). */
 static bibim_status partition(const tokenizer *tok, const char *text, size_t len, unsigned flags, fragment_list *list) {
-    fragment_list next = {0};
+    fragment_list next = {.alloc = &tok->alloc};
     bibim_status st = BIBIM_OK;
     if (len && fragments_push(list, (fragment){0, len, -1})) return BIBIM_ERR_NOMEM;
     for (int32_t s = 0; s < tok->n_specials && st == BIBIM_OK; s++) {
@@ -496,7 +506,7 @@ static bibim_status partition(const tokenizer *tok, const char *text, size_t len
         *list = next;
         next = swap;
     }
-    free(next.items);
+    mem_free(&tok->alloc, next.items);
     return st;
 }
 
@@ -526,10 +536,10 @@ bibim_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len
     token_sink sink = {tokens, capacity, 0};
     int add_special = (flags & BIBIM_TOKENIZE_ADD_BOS) != 0;
     if (add_special && tok->add_bos && tok->bos >= 0) sink_push(&sink, tok->bos);
-    fragment_list list = {0};
+    fragment_list list = {.alloc = &tok->alloc};
     bibim_status st = partition(tok, text, len, flags, &list);
     if (st == BIBIM_OK) st = encode_fragments(tok, text, &list, &sink);
-    free(list.items);
+    mem_free(&tok->alloc, list.items);
     if (st != BIBIM_OK) return st;
     if (add_special && tok->add_eos && tok->eos >= 0) sink_push(&sink, tok->eos);
     *n_tokens = sink.n;
@@ -543,7 +553,7 @@ bibim_status tokenizer_encode(const tokenizer *tok, const char *text, size_t len
 int heap_push(merge_heap *h, merge_candidate c) {
     if (h->n == h->cap) {
         size_t cap = h->cap ? 2 * h->cap : 64;
-        merge_candidate *items = realloc(h->items, cap * sizeof *items);
+        merge_candidate *items = mem_realloc(h->alloc, h->items, cap * sizeof *items);
         if (!items) return -1;
         h->items = items;
         h->cap = cap;
@@ -555,6 +565,12 @@ int heap_push(merge_heap *h, merge_candidate c) {
     }
     h->items[i] = c;
     return 0;
+}
+
+void heap_free(merge_heap *h) {
+    mem_free(h->alloc, h->items);
+    h->items = NULL;
+    h->n = h->cap = 0;
 }
 
 merge_candidate heap_pop(merge_heap *h) {
@@ -637,7 +653,7 @@ int64_t tokenizer_decode(const tokenizer *tok, const bibim_token *tokens, int64_
         const char *piece = small;
         char *big = NULL;
         if (len > (int64_t)sizeof small) {
-            if (!(big = malloc((size_t)len))) return -2;
+            if (!(big = mem_alloc(&tok->alloc, (size_t)len))) return -2;
             tokenizer_piece(tok, tokens[i], flags, big, (size_t)len);
             piece = big;
         }
@@ -646,7 +662,7 @@ int64_t tokenizer_decode(const tokenizer *tok, const bibim_token *tokens, int64_
         size_t m = (size_t)len - skip;
         if (total < capacity) memcpy(buf + total, piece + skip, m <= capacity - total ? m : capacity - total);
         total += m;
-        free(big);
+        mem_free(&tok->alloc, big);
     }
     return (int64_t)total;
 }

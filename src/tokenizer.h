@@ -39,6 +39,10 @@ typedef struct tokenizer tokenizer;
  *   - add_bos_token, add_eos_token, add_space_prefix: optional booleans.
  * Keys of the wrong type are errors. */
 bibim_status tokenizer_load(bibim_gguf *gguf, tokenizer **out, char *errmsg, size_t errmsg_size);
+/* The same with the tokenizer's memory, and that of encoding and decoding
+ * with it, from `alloc` (copied): a model's tokenizer. */
+bibim_status tokenizer_load_with(bibim_gguf *gguf, const bibim_allocator *alloc, tokenizer **out, char *errmsg,
+                                 size_t errmsg_size);
 void tokenizer_free(tokenizer *tok);
 
 int32_t tokenizer_n_vocab(const tokenizer *tok);

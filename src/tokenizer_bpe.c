@@ -6,6 +6,7 @@
  * until no pair has a merge. */
 #include "tokenizer_internal.h"
 
+#include "mem.h"
 #include "unicode.h"
 
 #include <stdlib.h>
@@ -82,10 +83,10 @@ int bpe_build_merges(tokenizer *tok, bibim_gguf *gguf, int64_t kv, uint64_t n) {
     uint64_t size = 16;
     while (size < n + n / 3 + 1) size *= 2;        /* at most 3/4 full */
     uint64_t longest = tok->offsets[tok->n_vocab]; /* a merge's result is a token: no longer than all texts */
-    tok->merges = malloc(size * sizeof *tok->merges);
-    char *joined = malloc(longest + 1);
+    tok->merges = mem_alloc_n(&tok->alloc, size, sizeof *tok->merges);
+    char *joined = longest < SIZE_MAX ? mem_alloc(&tok->alloc, (size_t)longest + 1) : NULL;
     if (!tok->merges || !joined) {
-        free(joined);
+        mem_free(&tok->alloc, joined);
         return -1;
     }
     memset(tok->merges, 0xFF, size * sizeof *tok->merges);
@@ -97,7 +98,7 @@ int bpe_build_merges(tokenizer *tok, bibim_gguf *gguf, int64_t kv, uint64_t n) {
         if (bibim_gguf_arr_str(gguf, kv, i, &s) != BIBIM_OK || s.len > longest + 1) continue;
         if (parse_merge(tok, s, joined, ids)) add_merge(tok, ids[0], ids[1], ids[2], (int32_t)i);
     }
-    free(joined);
+    mem_free(&tok->alloc, joined);
     return 0;
 }
 
@@ -197,28 +198,30 @@ static size_t decode_text(bpe_session *s, const char *text, size_t len) {
 }
 
 static int alloc_session(bpe_session *s, size_t len) {
-    s->cps = malloc(len * sizeof *s->cps);
-    s->flags = malloc(len);
-    s->offsets = malloc((len + 1) * sizeof *s->offsets);
-    s->ends = malloc(len * sizeof *s->ends);
-    s->symbols = malloc(len * sizeof *s->symbols);
-    s->mapped = malloc(2 * len); /* byte-level characters are at most 2 bytes */
+    const bibim_allocator *a = &s->tok->alloc;
+    s->cps = mem_alloc_n(a, len, sizeof *s->cps);
+    s->flags = mem_alloc(a, len);
+    s->offsets = mem_alloc_n(a, len + 1, sizeof *s->offsets);
+    s->ends = mem_alloc_n(a, len, sizeof *s->ends);
+    s->symbols = mem_alloc_n(a, len, sizeof *s->symbols);
+    s->mapped = mem_alloc_n(a, len, 2); /* byte-level characters are at most 2 bytes */
     return s->cps && s->flags && s->offsets && s->ends && s->symbols && s->mapped ? 0 : -1;
 }
 
 static void free_session(bpe_session *s) {
-    free(s->cps);
-    free(s->flags);
-    free(s->offsets);
-    free(s->ends);
-    free(s->symbols);
-    free(s->mapped);
-    free(s->heap.items);
+    const bibim_allocator *a = &s->tok->alloc;
+    mem_free(a, s->cps);
+    mem_free(a, s->flags);
+    mem_free(a, s->offsets);
+    mem_free(a, s->ends);
+    mem_free(a, s->symbols);
+    mem_free(a, s->mapped);
+    heap_free(&s->heap);
 }
 
 bibim_status bpe_encode(const tokenizer *tok, const char *text, size_t len, token_sink *sink) {
     if (len == 0) return BIBIM_OK;
-    bpe_session s = {.tok = tok};
+    bpe_session s = {.tok = tok, .heap = {.alloc = &tok->alloc}};
     bibim_status st = BIBIM_ERR_NOMEM;
     if (alloc_session(&s, len) == 0) {
         pretok_text pt = {s.cps, s.flags, decode_text(&s, text, len)};

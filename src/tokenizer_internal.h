@@ -37,6 +37,7 @@ typedef struct bpe_merge {
 } bpe_merge;
 
 struct tokenizer {
+    bibim_allocator alloc; /* for the tables below and the scratch of encode and decode calls */
     tokenizer_kind kind;
     pretok_kind pre; /* BPE only */
     int32_t n_vocab;
@@ -100,12 +101,15 @@ typedef struct merge_candidate {
 static inline int32_t candidate_left(merge_candidate c) { return (int32_t)(uint32_t)c.key; }
 
 typedef struct merge_heap {
+    const bibim_allocator *alloc; /* the tokenizer's */
     merge_candidate *items;
     size_t n, cap;
 } merge_heap;
 
 /* 0 on success, -1 if memory ran out. */
 int heap_push(merge_heap *h, merge_candidate c);
+/* Releases the items. */
+void heap_free(merge_heap *h);
 /* Removes the smallest; the heap must not be empty. */
 merge_candidate heap_pop(merge_heap *h);
 

@@ -6,6 +6,7 @@
  * byte. */
 #include "tokenizer_internal.h"
 
+#include "mem.h"
 #include "unicode.h"
 
 #include <stdlib.h>
@@ -50,11 +51,12 @@ static int try_pair(spm_session *s, int32_t left, int32_t right) {
 }
 
 /* " a b" -> "▁a▁b", with the leading "▁" if asked. Returns NULL if memory ran out. */
-static char *escape_spaces(const char *text, size_t len, int prefix_space, size_t *out_len) {
+static char *escape_spaces(const bibim_allocator *a, const char *text, size_t len, int prefix_space,
+                           size_t *out_len) {
     size_t spaces = 0;
     for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
     size_t n = len + spaces * (SPACE_MARK_LEN - 1) + (prefix_space ? SPACE_MARK_LEN : 0);
-    char *out = malloc(n ? n : 1);
+    char *out = mem_alloc(a, n);
     if (!out) return NULL;
     char *p = out;
     if (prefix_space) memcpy(p, SPACE_MARK, SPACE_MARK_LEN), p += SPACE_MARK_LEN;
@@ -121,11 +123,11 @@ static void emit(const spm_session *s, const spm_symbol *sym, token_sink *sink) 
 }
 
 bibim_status spm_encode(const tokenizer *tok, const char *text, size_t len, int prefix_space, token_sink *sink) {
-    spm_session s = {tok, NULL, NULL, {0}};
+    spm_session s = {tok, NULL, NULL, {.alloc = &tok->alloc}};
     size_t n_bytes;
-    char *escaped = escape_spaces(text, len, prefix_space, &n_bytes);
+    char *escaped = escape_spaces(&tok->alloc, text, len, prefix_space, &n_bytes);
     s.text = escaped;
-    s.symbols = escaped ? malloc((n_bytes ? n_bytes : 1) * sizeof *s.symbols) : NULL;
+    s.symbols = escaped ? mem_alloc_n(&tok->alloc, n_bytes, sizeof *s.symbols) : NULL;
     bibim_status st = BIBIM_ERR_NOMEM;
     if (s.symbols) {
         int32_t n = split_characters(&s, n_bytes);
@@ -134,9 +136,9 @@ bibim_status spm_encode(const tokenizer *tok, const char *text, size_t len, int 
             st = BIBIM_OK;
         }
     }
-    free(s.heap.items);
-    free(s.symbols);
-    free(escaped);
+    heap_free(&s.heap);
+    mem_free(&tok->alloc, s.symbols);
+    mem_free(&tok->alloc, escaped);
     return st;
 }
 
