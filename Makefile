@@ -18,7 +18,7 @@ CFLAGS   += -std=c11 $(OPT) $(WARN) -ffp-contract=off -fPIC -D_GNU_SOURCE -Iincl
 LDLIBS_CORE = -lm -lpthread
 TOOL_LIBS = $(shell pkg-config --libs libcjson libedit libmicrohttpd 2>/dev/null || echo -lcjson -ledit -lmicrohttpd)
 TOOL_CFLAGS = $(shell pkg-config --cflags libcjson libedit libmicrohttpd 2>/dev/null)
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
 
 ifeq ($(SAN),1)
 BUILD    := build-san
@@ -89,7 +89,8 @@ test-san:
 test-valgrind: $(BUILD)/bibim $(TEST_BIN)
 	VALGRIND=1 BIBIM_CPU_MAX=avx2 tests/run_tests.sh $(BUILD)
 
-fuzz: build-fuzz/fuzz_gguf build-fuzz/fuzz_jinja
+FUZZ_TARGETS = gguf jinja tokenize serve
+fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 
 FUZZ_CFLAGS = -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer-no-link,address,undefined \
               -fno-sanitize-recover=all
@@ -99,26 +100,22 @@ build-fuzz/obj/%.o: src/%.c $(wildcard src/*.h) include/bibim.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FLAGS_$*) -c $< -o $@
 
-build-fuzz/fuzz_gguf: fuzz/fuzz_gguf.c $(FUZZ_OBJ)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ fuzz/fuzz_gguf.c $(FUZZ_OBJ) -lm -lpthread
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -lm -lpthread
 
-build-fuzz/fuzz_jinja: fuzz/fuzz_jinja.c $(FUZZ_OBJ)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ fuzz/fuzz_jinja.c $(FUZZ_OBJ) -lm -lpthread
+# The server's request handling, without its socket layer (tools/serve_api.c).
+FUZZ_SERVE_SRC = tools/serve_api.c tools/serve_sched.c
+build-fuzz/fuzz_serve: fuzz/fuzz_serve.c $(FUZZ_SERVE_SRC) $(wildcard tools/*.h) $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -Itools $(TOOL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SERVE_SRC) $(FUZZ_OBJ) \
+	    $(TOOL_LIBS) -lm -lpthread
 
-# fuzz/run.sh seeds from fuzz/corpus of the tree above its own folder: for the
-# Jinja target it runs from a view in build-fuzz/jinja whose fuzz/corpus is
-# fuzz/corpus_jinja. FUZZ_SECONDS is shared out between the two targets.
-build-fuzz/jinja/fuzz/run.sh: fuzz/run.sh
-	@mkdir -p build-fuzz/jinja/fuzz
-	ln -sfn $(CURDIR)/fuzz/corpus_jinja build-fuzz/jinja/fuzz/corpus
-	ln -sf $(CURDIR)/fuzz/run.sh $@
-
-FUZZ_JINJA_SECONDS = $(shell expr $(FUZZ_SECONDS) / 2)
-FUZZ_GGUF_SECONDS = $(shell expr $(FUZZ_SECONDS) - $(FUZZ_JINJA_SECONDS))
-
-fuzz-run: build-fuzz/fuzz_gguf build-fuzz/fuzz_jinja build-fuzz/jinja/fuzz/run.sh
-	fuzz/run.sh build-fuzz/fuzz_gguf $(FUZZ_GGUF_SECONDS)
-	build-fuzz/jinja/fuzz/run.sh $(CURDIR)/build-fuzz/fuzz_jinja $(FUZZ_JINJA_SECONDS)
+# Each target gets FUZZ_SECONDS; those that read ../shared skip without it.
+fuzz-run: fuzz
+	fuzz/run.sh build-fuzz/fuzz_gguf $(FUZZ_SECONDS) fuzz/corpus/gguf
+	fuzz/run.sh build-fuzz/fuzz_jinja $(FUZZ_SECONDS) fuzz/corpus/jinja
+	fuzz/run.sh build-fuzz/fuzz_tokenize $(FUZZ_SECONDS) fuzz/corpus/tokenize \
+	    ../shared/refs/vocab/ggml-vocab-llama-spm.gguf ../shared/refs/vocab/ggml-vocab-gpt-2.gguf
+	fuzz/run.sh build-fuzz/fuzz_serve $(FUZZ_SECONDS) fuzz/corpus/serve ../shared/models/stories260K.gguf
 
 # One after the other (each builds with -j), then the totals of all three runs.
 check:

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs a libFuzzer binary for a bounded time over a scratch copy of the
-# committed seed corpus (fuzz/corpus/ -> fuzz/corpus-work/, gitignored), and
-# prints one summary line. Exits non-zero on any crash, leak, timeout or
-# out-of-memory; skips (exit 0) when clang's libFuzzer runtime is missing.
-# Usage: fuzz/run.sh BINARY SECONDS
+# Runs a libFuzzer binary for a bounded time over a scratch copy of its
+# committed seed corpus (fuzz/corpus/NAME -> fuzz/corpus-work/NAME,
+# gitignored), and prints one summary line. Exits non-zero on any crash,
+# leak, timeout or out-of-memory; skips (exit 0) when clang's libFuzzer
+# runtime is missing or a file the target reads (NEEDS) is absent.
+# Usage: fuzz/run.sh BINARY SECONDS CORPUS_DIR [NEEDS...]
 set -u
 bin=${1:?usage: fuzz/run.sh BINARY SECONDS}
-seconds=${2:?usage: fuzz/run.sh BINARY SECONDS}
+seconds=${2:?usage: fuzz/run.sh BINARY SECONDS CORPUS_DIR [NEEDS...]}
+seeds_dir=${3:?usage: fuzz/run.sh BINARY SECONDS CORPUS_DIR [NEEDS...]}
+shift 3
 cd "$(dirname "$0")/.."
 name=$(basename "$bin")
 
@@ -31,10 +34,17 @@ if [ ! -x "$bin" ]; then
     exit 1
 fi
 
-work=fuzz/corpus-work
+for need in "$@"; do
+    if [ ! -e "$need" ]; then
+        echo "$name: skipped: $need is absent"
+        exit 0
+    fi
+done
+
+work=fuzz/corpus-work/$name
 rm -rf "$work"
 mkdir -p "$work/corpus" "$work/artifacts"
-cp fuzz/corpus/* "$work/corpus/"
+cp "$seeds_dir"/* "$work/corpus/"
 seeds=$(ls "$work/corpus" | wc -l)
 log="$work/fuzz.log"
 

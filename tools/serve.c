@@ -36,6 +36,7 @@ static void usage(FILE *f) {
             "      --queue N           requests that may wait for a slot; more get 503 (default 64)\n"
             "      --api-key KEY       require 'Authorization: Bearer KEY' (all but /health)\n"
             "      --alias NAME        the model id clients see (default: the file name)\n"
+            "      --max-tokens N      most tokens one request may generate (default: the context's room)\n"
             "      --max-body BYTES    largest request body (default 4194304); larger gets 413\n"
             "      --timeout SECONDS   longest a request may run (default 600)\n"
             "      --idle-timeout S    close connections idle this long (default 30)\n"
@@ -46,7 +47,7 @@ static void usage(FILE *f) {
 typedef struct serve_options {
     cli_model_options m;
     const char *host, *api_key, *alias;
-    long long port, parallel, queue, max_body, timeout, idle_timeout, grace, batch;
+    long long port, parallel, queue, max_body, timeout, idle_timeout, grace, batch, max_tokens;
 } serve_options;
 
 /* Returns -1 on a usage error (already reported), 1 for --help, else 0. */
@@ -61,7 +62,7 @@ static int parse_args(int argc, char **argv, serve_options *o) {
                     {"--queue", 1, 100000, &o->queue},       {"--max-body", 1024, 1LL << 30, &o->max_body},
                     {"--timeout", 1, 86400, &o->timeout},    {"--idle-timeout", 1, 3600, &o->idle_timeout},
                     {"--shutdown-grace", 0, 3600, &o->grace}, {"-b", 1, 65536, &o->batch},
-                    {"--batch", 1, 65536, &o->batch}};
+                    {"--batch", 1, 65536, &o->batch},        {"--max-tokens", 0, 1 << 24, &o->max_tokens}};
         int matched = 0;
         for (size_t k = 0; k < sizeof ints / sizeof *ints && !matched; k++) {
             if (strcmp(a, ints[k].name)) continue;
@@ -321,6 +322,7 @@ int cmd_serve(int argc, char **argv) {
     srv_state.api_key = opts.api_key;
     srv_state.max_body = (size_t)opts.max_body;
     srv_state.request_timeout = (double)opts.timeout;
+    srv_state.max_tokens_cap = (int32_t)opts.max_tokens;
     srv_state.uses_fallback = !bibim_model_chat_template(model);
     srv_state.adds_bos = adds_bos(model);
     srv_state.created = (long)time(NULL);

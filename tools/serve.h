@@ -114,6 +114,7 @@ typedef struct server {
     const char *api_key;      /* NULL: no authentication */
     size_t max_body;          /* bytes */
     double request_timeout;   /* seconds a request may run */
+    int32_t max_tokens_cap;   /* most tokens one request may generate; 0: the context's room */
     int uses_fallback;        /* the model has no chat template: ChatML and its stop string */
     int adds_bos;             /* the model asks for BOS */
     long created;             /* unix time the model was loaded */

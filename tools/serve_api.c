@@ -689,6 +689,7 @@ static void handle_completion(server *srv, const cJSON *req, int chat, http_repl
     }
     if (max_tokens <= 0 && !chat) max_tokens = 16; /* OpenAI's default for /v1/completions */
     long long room = (long long)n_ctx - r->n_prompt;
+    if (srv->max_tokens_cap > 0 && room > srv->max_tokens_cap) room = srv->max_tokens_cap;
     r->max_tokens = (int32_t)(max_tokens > 0 && max_tokens < room ? max_tokens : room);
     r->logprobs = logprobs;
     r->top_logprobs = (int)top_logprobs;

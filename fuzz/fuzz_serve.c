@@ -1,0 +1,94 @@
+/* fuzz_serve.c — libFuzzer target for the request handling of `bibim serve`
+ * (tools/serve_api.c and the scheduler behind it), without the socket layer.
+ *
+ * The first input byte picks an endpoint, a method and a content type; the
+ * rest is the body. Each request is answered exactly as the server would:
+ * generation requests run for real on ../shared/models/stories260K.gguf,
+ * capped at 2 tokens each, and streamed answers are read to their end. Every
+ * answer must be a valid HTTP status with a body (or a stream); errors must
+ * be OpenAI-shaped JSON. */
+#include "serve.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_REQUIRE(cond)                                                                                             \
+    do {                                                                                                               \
+        if (!(cond)) __builtin_trap();                                                                                 \
+    } while (0)
+
+static server srv;
+static bibim_model *model;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    const char *path = "../shared/models/stories260K.gguf";
+    if (bibim_model_load(path, NULL, &model) != BIBIM_OK) {
+        fprintf(stderr, "fuzz_serve: cannot load %s (run from the repository root, ../shared beside it)\n", path);
+        exit(1);
+    }
+    bibim_context_params cp = bibim_context_default_params();
+    cp.n_ctx = 256;
+    cp.n_seq = 2;
+    cp.n_batch = 64;
+    cp.n_threads = 1;
+    sched *s = NULL;
+    if (sched_create(model, &cp, 4, &s)) exit(1);
+    pthread_mutex_init(&srv.stats_lock, NULL);
+    srv.model = model;
+    srv.sched = s;
+    srv.alias = "fuzz";
+    srv.max_body = 1 << 20;
+    srv.request_timeout = 5;
+    srv.max_tokens_cap = 2;
+    srv.uses_fallback = bibim_model_chat_template(model) == NULL;
+    srv.adds_bos = 1;
+    srv.created = (long)time(NULL);
+    return 0;
+}
+
+static const struct {
+    const char *method, *url;
+} ENDPOINTS[] = {
+    {"POST", "/v1/chat/completions"}, {"POST", "/v1/completions"}, {"POST", "/tokenize"},
+    {"POST", "/detokenize"},          {"POST", "/apply-template"}, {"GET", "/v1/models"},
+    {"GET", "/metrics"},              {"GET", "/v1/models/fuzz"},  {"GET", "/v1/chat/completions"},
+    {"POST", "/nowhere"},
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    size_t e = data[0] % (sizeof ENDPOINTS / sizeof ENDPOINTS[0]);
+    const char *ct = data[0] & 0x80 ? "text/plain" : "application/json; charset=utf-8";
+    char *body = malloc(size); /* NUL-terminated, as the HTTP layer hands it over */
+    FUZZ_REQUIRE(body);
+    memcpy(body, data + 1, size - 1);
+    body[size - 1] = 0;
+    http_reply r = {0};
+    r.prompt_tokens = r.completion_tokens = -1;
+    api_handle(&srv, ENDPOINTS[e].method, ENDPOINTS[e].url, ct, body, size - 1, &r);
+    FUZZ_REQUIRE(r.status >= 200 && r.status < 600);
+    if (r.stream) {
+        char buf[4096];
+        while (sse_read(r.stream, buf, sizeof buf) > 0) {}
+        sse_free(r.stream);
+    } else {
+        FUZZ_REQUIRE(r.body != NULL);
+        if (r.status >= 400) { /* OpenAI's error shape */
+            cJSON *j = cJSON_Parse(r.body);
+            cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+            FUZZ_REQUIRE(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(err, "message")));
+            FUZZ_REQUIRE(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(err, "type")));
+            cJSON_Delete(j);
+        }
+    }
+    free(r.body);
+    free(body);
+    return 0;
+}
