@@ -361,6 +361,123 @@ static int test_generation_stories(void) {
     return 0;
 }
 
+/* ---- (4) a byte-level BPE vocabulary: load, tokenize, detokenize, text stream ---- */
+
+static char bpe_path[300];
+enum { LONG_TOKEN = 300, N_ASCII = 94 }; /* a token longer than the 256-byte piece buffers */
+
+/* A vocabulary-only file: '!'..'~' (byte-level BPE's characters for
+ * themselves), U+0120 (its space), three merged tokens, a control token, a
+ * long user-defined token, and a chat template. */
+static int write_bpe_vocab(void) {
+    static char ascii[N_ASCII][2], long_token[LONG_TOKEN + 1];
+    bibim_str tokens[N_ASCII + 6];
+    int32_t types[N_ASCII + 6];
+    for (int i = 0; i < N_ASCII; i++) ascii[i][0] = (char)('!' + i), tokens[i] = (bibim_str){ascii[i], 1}, types[i] = 1;
+    memset(long_token, 'q', LONG_TOKEN);
+    const char *extra[] = {"\xC4\xA0", "ab", "abc", "\xC4\xA0" "a", "<|eot|>", long_token};
+    const int32_t extra_types[] = {1, 1, 1, 1, 3, 4};
+    for (int i = 0; i < 6; i++) tokens[N_ASCII + i] = (bibim_str){extra[i], strlen(extra[i])}, types[N_ASCII + i] = extra_types[i];
+    const bibim_str merges[] = {{"a b", 3}, {"ab c", 4}, {"\xC4\xA0 a", 4}};
+    bibim_gguf_writer *w = NULL;
+    snprintf(bpe_path, sizeof bpe_path, "%s/bpe.gguf", tmp_dir);
+    bibim_status st = bibim_gguf_writer_create(&w);
+    bibim_gguf_writer_set_str(w, "general.architecture", "llama");
+    bibim_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+    bibim_gguf_writer_set_str(w, "tokenizer.ggml.pre", "llama-bpe");
+    bibim_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, N_ASCII + 6);
+    bibim_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", BIBIM_GGUF_INT32, types, N_ASCII + 6);
+    bibim_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 3);
+    bibim_gguf_writer_set_str(w, "tokenizer.chat_template", "{% for m in messages %}{{ m.content }}{% endfor %}");
+    if (st == BIBIM_OK) st = bibim_gguf_writer_begin(w, bpe_path);
+    if (st == BIBIM_OK) st = bibim_gguf_writer_finish(w);
+    CHECKF(st == BIBIM_OK, "%s", bibim_gguf_writer_errmsg(w));
+    bibim_gguf_writer_free(w);
+    return st == BIBIM_OK;
+}
+
+typedef struct text_out {
+    char decoded[1024], streamed[1024];
+    int64_t n_decoded;
+    size_t n_streamed;
+} text_out;
+
+/* Tokenizes with control tokens recognised, and detokenizes (-2: out of memory). */
+static bibim_status bpe_round_trip(const bibim_model *m, const char *text, bibim_token *t, int64_t *n, text_out *out) {
+    bibim_status st = bibim_tokenize(m, text, strlen(text), BIBIM_TOKENIZE_SPECIAL, t, MAX_TOKENS, n);
+    if (st != BIBIM_OK) return st;
+    out->n_decoded = bibim_detokenize(m, t, *n, BIBIM_PIECE_SPECIAL, out->decoded, sizeof out->decoded);
+    return out->n_decoded == -2 ? BIBIM_ERR_NOMEM : out->n_decoded < 0 ? BIBIM_ERR_INVALID_ARG : BIBIM_OK;
+}
+
+static void append(text_out *out, const char *text, size_t len) {
+    if (out->n_streamed + len <= sizeof out->streamed) memcpy(out->streamed + out->n_streamed, text, len);
+    out->n_streamed += len;
+}
+
+/* The tokens through a text stream with a stop string, as a caller's own
+ * generation loop would. */
+static bibim_status bpe_stream(const bibim_model *m, const bibim_token *t, int64_t n, text_out *out) {
+    const char *stop[] = {"zz"}, *text;
+    size_t len;
+    bibim_text_stream *ts = NULL;
+    bibim_status st = bibim_text_stream_create(m, stop, 1, BIBIM_PIECE_SPECIAL, &ts);
+    for (int64_t i = 0; i < n && st == BIBIM_OK; i++)
+        if ((st = bibim_text_stream_push(ts, t[i], &text, &len, NULL)) == BIBIM_OK) append(out, text, len);
+    if (st == BIBIM_OK && (st = bibim_text_stream_finish(ts, &text, &len)) == BIBIM_OK) append(out, text, len);
+    bibim_text_stream_free(ts);
+    return st;
+}
+
+/* Everything of phase 4 from a load to the last free; *out gets the texts. */
+static bibim_status bpe_run(const bibim_allocator *a, text_out *out) {
+    static char text[LONG_TOKEN + 64];
+    snprintf(text, sizeof text, "abc ab<|eot|> a%0*d zz!", LONG_TOKEN, 0);
+    memset(strchr(text, '0'), 'q', LONG_TOKEN);
+    bibim_model_params p = bibim_model_default_params();
+    p.vocab_only = 1, p.allocator = a;
+    bibim_model *m = NULL;
+    bibim_token t[MAX_TOKENS];
+    int64_t n = 0;
+    memset(out, 0, sizeof *out);
+    bibim_status st = bibim_model_load(bpe_path, &p, &m);
+    if (st == BIBIM_OK) st = bpe_round_trip(m, text, t, &n, out);
+    if (st == BIBIM_OK) st = bpe_stream(m, t, n, out);
+    bibim_model_free(m);
+    return st;
+}
+
+static int same_text(const text_out *a, const text_out *b) {
+    return a->n_decoded == b->n_decoded && !memcmp(a->decoded, b->decoded, (size_t)a->n_decoded) &&
+           a->n_streamed == b->n_streamed && !memcmp(a->streamed, b->streamed, a->n_streamed);
+}
+
+static void check_bpe(int sticky) {
+    text_out want, got;
+    counter c = {.sticky = sticky};
+    bibim_allocator a = counting(&c);
+    CHECK(bpe_run(NULL, &want) == BIBIM_OK && want.n_decoded > LONG_TOKEN && want.n_streamed > LONG_TOKEN);
+    CHECK(bpe_run(&a, &got) == BIBIM_OK && same_text(&got, &want) && c.live == 0);
+    long n = c.calls;
+    if (!sticky) printf("  BPE vocabulary: load, tokenize, detokenize, text stream: %ld allocations\n", n);
+    for (long i = 1; i <= n && !harness_case_failed; i++) {
+        arm(&c, i);
+        bibim_status st = bpe_run(&a, &got);
+        CHECKF(failed_cleanly(&c, st), "allocation %ld of %ld failed: status %s", i, n, bibim_status_string(st));
+        CHECKF(c.live == 0, "allocation %ld of %ld failed: %ld blocks leak", i, n, c.live);
+        arm(&c, 0);
+        CHECK(bpe_run(&a, &got) == BIBIM_OK && same_text(&got, &want));
+    }
+    CHECK(c.misuse == 0);
+}
+
+static int test_bpe_vocab(void) {
+    if (!write_bpe_vocab()) return 0;
+    for (int sticky = 0; sticky <= 1; sticky++) check_bpe(sticky);
+    unlink(bpe_path);
+    return 0;
+}
+
 /* ---- the hook itself ---- */
 
 /* An allocator with only some functions set is refused with a handle
@@ -407,6 +524,7 @@ int main(void) {
     RUN(test_context_stories);
     RUN(test_generation_tiny);
     RUN(test_generation_stories);
+    RUN(test_bpe_vocab);
     unlink(tiny_path);
     rmdir(tmp_dir);
     return harness_finish();
