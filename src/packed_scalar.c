@@ -4,10 +4,9 @@
  *
  * Every layout is made of groups of PACK_ROWS = 8 rows. A group's size is
  * rounded up to a multiple of 64 bytes, so that in a buffer from
- * aligned_alloc(64, packed_size) every group starts on a cache line (and
- * packed_size itself is a multiple of 64, as aligned_alloc wants). A last
- * group with fewer than 8 rows (n_rows % 8 != 0; the model never packs
- * those) is padded with zero rows, whose outputs are 0.
+ * mem_aligned_alloc(alloc, 64, packed_size) every group starts on a cache
+ * line. A last group with fewer than 8 rows (n_rows % 8 != 0; the model
+ * never packs those) is padded with zero rows, whose outputs are 0.
  *
  * Each gemm keeps, for every output, exactly the float steps of the row
  * kernel of the same type (dot.c); integer parts are exact, so their order
