@@ -334,33 +334,47 @@ struct jv_json_opts {
 };
 
 /* localeCompare for sort_keys (ICU's root collation) on ASCII: primary
- * weights in the order below (letters without case), then lower case before
- * upper; other characters come after ASCII by code point. */
+ * weights in the order below (letters without case; other control
+ * characters are ignored), then lower case before upper; characters beyond
+ * ASCII come after it by code point. Equal strings keep their order. */
 static int jv_collate_weight(unsigned char c)
 {
-    static const char order[] = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz";
+    static const char order[] = "\t\n\v\f\r _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz";
     if (c >= 'A' && c <= 'Z')
         c = (unsigned char)(c + 32);
-    const char *p = c >= 0x20 && c < 0x7F ? strchr(order, c) : NULL;
-    return p ? (int)(p - order) : 0x100 + c;
+    const char *p = c > 0 && c < 0x7F ? strchr(order, c) : NULL;
+    return p ? (int)(p - order) + 1 : c < 0x80 ? 0 : 0x100 + c; /* 0: ignored */
 }
 
 static int jv_locale_cmp(const char *a, const char *b)
 {
-    size_t i;
-    for (i = 0; a[i] && b[i]; i++) {
-        int x = jv_collate_weight((unsigned char)a[i]), y = jv_collate_weight((unsigned char)b[i]);
-        if (x != y)
-            return x < y ? -1 : 1;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t i = 0, j = 0;
+        for (;;) {
+            while (a[i] && !jv_collate_weight((unsigned char)a[i]))
+                i++;
+            while (b[j] && !jv_collate_weight((unsigned char)b[j]))
+                j++;
+            if (!a[i] || !b[j]) {
+                if (a[i] || b[j])
+                    return a[i] ? 1 : -1;
+                break;
+            }
+            int x, y;
+            if (pass == 0) {
+                x = jv_collate_weight((unsigned char)a[i]);
+                y = jv_collate_weight((unsigned char)b[j]);
+            } else { /* lower case before upper */
+                x = a[i] >= 'A' && a[i] <= 'Z';
+                y = b[j] >= 'A' && b[j] <= 'Z';
+            }
+            if (x != y)
+                return x < y ? -1 : 1;
+            i++;
+            j++;
+        }
     }
-    if (a[i] || b[i])
-        return a[i] ? 1 : -1;
-    for (i = 0; a[i]; i++) {
-        int ua = a[i] >= 'A' && a[i] <= 'Z', ub = b[i] >= 'A' && b[i] <= 'Z';
-        if (ua != ub)
-            return ua ? 1 : -1;
-    }
-    return strcmp(a, b);
+    return 0;
 }
 
 static int jv_json(struct jinja_ev *E, struct jinja_buf *b, const struct jinja_value *v, const struct jv_json_opts *o,

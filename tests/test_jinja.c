@@ -978,6 +978,7 @@ static const char *const semantic_templates[] = {
     "{% set a = ([] | first) | upper %}",
     "{{ range(none) | list }}|{{ range(x, 3) | list }}|{{ range(2, x) | list }}|{{ range(0, 3, x) | list }}|{{ range(true, 3) | list }}|{{ range(0, 3, true) | list }}|{{ range(0, 0 / 0) | list }}|{{ range(3, 0, 0 // 0) | list }}|{{ range(0.5, 2.5, 0.5) | list }}|{{ range(3, 1) | list }}|{{ range(1, 3, 5) }}",
     "{{ {'b': 1, 'a': 2, '-B': 3, '_c': 4, '1': 5, 'a b': 6, 'aB': 7, 'ab': 8, 'Ab': 9, '~': 10, '$': 11, '': 12} | tojson(sort_keys=true) }}",
+    "{{ {'b': 1, '\f': 2, 'B': 3, '\tx': 4, 'a\x01': 5, 'a': 6, '\x7f': 7, ' ': 8} | tojson(sort_keys=true) }}",
     "{% if true %}{% set a = 1 %}{% endif %}{{ a }}|{% for i in [1] %}{% macro g() %}G{{ i }}{% endmacro %}{% endfor %}{{ g is defined }}|{% set s2 %}{% for i in [1, 2] %}{{ i }}{% endfor %}{% endset %}{{ s2 ~ '!' }}|{{ 'a' }}}|{{ '}}' }}",
     "{{ 'ǅǈ ﬀ ŉ ΐ ß İ ΑΣ ΑΣ. Σ ǰ ᾳ Ｚ 𐐨 ა ﬃx' | upper }}|{{ 'ǅǈ ΑΣ ΑΣ. Σ ΑΣΑ Α\u0301Σ ΑΣ\'Α İ Ｚ 𐐀 Ა' | lower }}|{{ 'ǆx ﬀy' | title }}|{{ 'ǆx'.capitalize() }}|{{ 'ﬀ' | capitalize }}|{{ 'ᾳ' is upper }}|{{ 'Ǆ' is upper }}|{{ ['ǅ', 'ǆ', 'Ǆ', 'b', 'B', 'ä', 'Ä'] | sort }}",
 };
