@@ -12,8 +12,8 @@
  * Known differences from the oracle (tests/oracle/jinja_diff.js counts the
  * first apart): printing a function ({{ range }}) is an error where HF prints
  * its JavaScript source; object keys end at a NUL character; a caller()
- * kept and called after its {% call %} block ended is an error; range() with
- * strings or lists as bounds is an error; tojson(sort_keys=true) orders
+ * kept and called after its {% call %} block ended is an error; range()
+ * with lists as bounds, or text bounds that would make items, is an error; tojson(sort_keys=true) orders
  * non-ASCII keys by code point rather than by ICU collation; strftime_now's
  * month names are English whatever the locale; bytes that are not UTF-8 pass
  * through (JavaScript would have U+FFFD). */

@@ -1960,25 +1960,34 @@ static struct jinja_value *jv_call(struct jinja_ev *E, const struct jinja_value 
          * undefined are undefined (NaN in comparisons), booleans count as
          * 0 and 1 (but false is not a zero step) */
         double v[3] = {NAN, NAN, NAN};
-        int given[3] = {0, 0, 0}, step_bool = 0;
+        int given[3] = {0, 0, 0}, step_bool = 0, text[3] = {0, 0, 0};
         for (size_t i = 0; i < nargs && i < 3; i++) {
             const struct jinja_value *x = args[i];
             if (x->type == JINJA_NULL || x->type == JINJA_UNDEFINED)
                 continue;
-            if (!jv_is_num(x) && x->type != JINJA_BOOL)
+            if (x->type == JINJA_STRING) { /* compared as numbers; fine while no item is made */
+                v[i] = jv_str_to_num(x->u.str.s, x->u.str.n);
+                text[i] = 1;
+            } else if (jv_is_num(x) || x->type == JINJA_BOOL) {
+                v[i] = x->type == JINJA_BOOL ? x->u.b : x->u.f;
+            } else {
                 return jv_fail(E, pos, "range expects numbers");
-            v[i] = x->type == JINJA_BOOL ? x->u.b : x->u.f;
+            }
             given[i] = 1;
-            step_bool = i == 2 && x->type == JINJA_BOOL;
+            step_bool = i == 2 && (x->type == JINJA_BOOL || x->type == JINJA_STRING);
         }
         if (!given[1]) {
             v[1] = v[0];
             v[0] = 0;
+            text[1] = text[0];
+            text[0] = 0;
         }
         if (!given[2])
             v[2] = 1;
         if (v[2] == 0 && !step_bool)
             return jv_fail(E, pos, "range() step must not be zero");
+        if ((text[0] || text[2]) && (v[2] > 0 ? v[0] < v[1] : v[0] > v[1])) /* JavaScript would concatenate */
+            return jv_fail(E, pos, "range() with text bounds is not supported");
         double count = v[2] > 0 ? ceil((v[1] - v[0]) / v[2]) : v[2] < 0 ? ceil((v[0] - v[1]) / -v[2]) : isnan(v[2]) ? 1 : INFINITY;
         if (!(count * JV_ITEM_STEPS <= (double)(E->max_steps - E->steps)) && count > 0 && (v[2] > 0 ? v[0] < v[1] : v[0] > v[1])) {
             jinja_diag_set(E->d, pos, "range() is too long for the template's work limit (%llu steps)", E->max_steps);

@@ -976,6 +976,8 @@ static const char *const semantic_templates[] = {
     "{% set a = ([] | first) | default('d') %}{{ a is defined }}|{% set b = [] | last | safe %}{{ b is defined }}|{% set c = ([] | first) | default('d', false) %}{{ c is defined }}",
     "{% set a = ([] | first) | default('d', true) %}",
     "{% set a = ([] | first) | upper %}",
+    "{{ range(0, false, ',a', 0) | list }}|{{ range('5', 2) | list }}|{{ range(3, '1') | list }}",
+    "{{ range('2') | list }}",
     "{{ range(none) | list }}|{{ range(x, 3) | list }}|{{ range(2, x) | list }}|{{ range(0, 3, x) | list }}|{{ range(true, 3) | list }}|{{ range(0, 3, true) | list }}|{{ range(0, 0 / 0) | list }}|{{ range(3, 0, 0 // 0) | list }}|{{ range(0.5, 2.5, 0.5) | list }}|{{ range(3, 1) | list }}|{{ range(1, 3, 5) }}",
     "{{ {'b': 1, 'a': 2, '-B': 3, '_c': 4, '1': 5, 'a b': 6, 'aB': 7, 'ab': 8, 'Ab': 9, '~': 10, '$': 11, '': 12} | tojson(sort_keys=true) }}",
     "{{ {'b': 1, '\f': 2, 'B': 3, '\tx': 4, 'a\x01': 5, 'a': 6, '\x7f': 7, ' ': 8} | tojson(sort_keys=true) }}",
