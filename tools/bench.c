@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +18,19 @@
 #define CMD "bench"
 
 enum {
-    MAX_LIST = 64,            /* values a comma-separated option may hold */
-    MAX_TOKENS = 1 << 20,     /* largest -p or -n */
-    DEFAULT_PROBE_MIB = 256,  /* what each probe thread reads */
-    PROBE_TOTAL_MIB = 2048,   /* all probe threads together, at most */
-    PROBE_MIN_PASSES = 2,
-    PROBE_MAX_PASSES = 8,
+    MAX_LIST = 64,             /* values a comma-separated option may hold */
+    MAX_TOKENS = 1 << 20,      /* largest -p or -n */
+    PROBE_DEFAULT_MIB = 1024,  /* the bandwidth probe's buffer, by default at least */
+    PROBE_MIB_PER_THREAD = 64, /* ... and at least this per thread */
+    PROBE_MIN_MIB = 256,       /* what the fill gives at least, however slow */
+    PROBE_CHUNK = 2 << 20,     /* what a probe thread reads at a time */
+    PROBE_MIN_PASSES = 3,      /* passes before the tests: at least, */
+    PROBE_MAX_PASSES = 100,    /* ... at most */
+    PROBE_RUN_PASSES = 2,      /* passes after each measured run */
     HUGE_PAGE = 2 << 20
 };
-#define PROBE_BUDGET_SECONDS 0.6 /* time for the passes of one probe, after the buffers are filled */
+#define PROBE_FILL_SECONDS 0.25  /* the fill's deadline, past PROBE_MIN_MIB */
+#define PROBE_BUDGET_SECONDS 0.4 /* time for the passes before the tests, after the fill */
 #define TOKEN_SEED 0x62656e6368ULL /* "bench": token ids do not change from run to run */
 
 static void usage(FILE *f) {
@@ -42,13 +47,16 @@ static void usage(FILE *f) {
             "  -r, --repetitions N     measured runs of each test (default 5)\n"
             "  -c, --ctx-size N        context window (default: largest -p plus largest -n)\n"
             "  -o, --output md|json    a markdown table (default) or a JSON array, one object per test\n"
-            "      --bw-mib N          MiB each thread of the bandwidth probe reads (default 256;\n"
-            "                          0 skips the probe, and GB/s is not set against it)\n"
+            "      --bw-mib N          MiB of the buffer the bandwidth probe's threads read together\n"
+            "                          (default 1024, or 64 per thread if more; 0 skips the probe,\n"
+            "                          and GB/s is not set against it)\n"
             "Columns: t/s is the mean and sample standard deviation of tokens/s over the runs;\n"
             "GB/s is weight bytes streamed per second (each weight matrix is read once per\n"
             "evaluation: once per token in tg, once per batch in pp; the token embedding table is\n"
             "counted only when it doubles as the output matrix); %% bw is GB/s as a share of the\n"
-            "memory read bandwidth measured with the same number of threads (reported on stderr).\n"
+            "memory read bandwidth measured with the same number of threads, reported on stderr:\n"
+            "the best pass of all the threads over a buffer far larger than the caches, of those\n"
+            "read before the tests (under a second) and of two after each measured run.\n"
             "Several values give one row per combination, e.g. -t 1,2 -p 64,512.\n");
 }
 
@@ -63,7 +71,7 @@ typedef struct bench_options {
     int reps;
     uint32_t n_ctx; /* 0 = derived */
     int json;
-    long long bw_mib;
+    long long bw_mib; /* -1 = default, 0 = no probe */
 } bench_options;
 
 /* Parses "N,N,...", each in [min, max]. 0, or -1 after a usage error. */
@@ -198,37 +206,51 @@ static double now_seconds(void) {
 }
 
 /* ---- Memory read bandwidth ----
- * Each thread fills a private buffer (first touch places its pages near the
- * thread), then all threads sum their buffers at once, a few passes; the
- * best pass gives the bandwidth. Eight independent 64-bit sums per 64 bytes
- * keep the loads ahead of memory; the compiler may vectorize them. The
- * calling thread is worker 0, so there are no more threads than asked for,
- * and each worker times itself: a pass lasts from the first start to the
- * last end, however the threads were scheduled. */
+ * A probe session serves the tests of one thread count. Its threads share
+ * one buffer far larger than the caches: they fill it first (so that every
+ * page exists, in huge pages where the kernel offers them), then read it
+ * whole, pass after pass, for a short time budget before the tests, and
+ * again for a couple of passes after each measured run, so that the
+ * bandwidth is looked at while the tests run, not only in one moment before
+ * them: on a shared machine (a VM, or other busy processes) what memory
+ * gives changes by half from one second to the next. The best pass so far
+ * gives the bandwidth. Within a pass the threads take 2 MiB chunks from a
+ * shared counter, as the engine's workers take the rows of a weight matrix,
+ * so a thread that the scheduler sets aside for a while leaves its chunks to
+ * the others rather than holding the pass back. Eight independent 64-bit
+ * sums per 64 bytes keep the loads ahead of memory; the compiler may
+ * vectorize them. The calling thread is worker 0, so there are no more
+ * threads than asked for; the others sleep between passes. A pass lasts
+ * from the first thread's start to the last thread's end. */
 
 typedef struct probe probe;
 
 typedef struct probe_worker {
     probe *pr;
     pthread_t thread;
-    int index;
-    uint64_t *buf;
-    size_t n_words;
     uint64_t sum;
     double start, end; /* of the current pass */
-    int failed;
+    int took;          /* chunks taken in the current pass */
 } probe_worker;
 
 struct probe {
     pthread_mutex_t lock;
     pthread_cond_t open;
     int gate_open, abort; /* under lock: threads 1.. start when the gate opens */
-    pthread_barrier_t ready, go, done;
-    int stop; /* written by worker 0 before `go` */
-    double best; /* bytes per second */
+    pthread_barrier_t go, done;
+    atomic_size_t next; /* the next chunk of the current pass */
+    int fill, quit;     /* written by worker 0 before `go` */
+    uint64_t *buf;
+    size_t n_chunks;    /* after the fill: the chunks filled */
+    size_t min_chunks;  /* the fill stops at its deadline only past these */
+    double fill_deadline;
+    int passes;         /* measured */
+    double best;        /* bytes per second */
     probe_worker *w;
     int n;
 };
+
+enum { CHUNK_WORDS = PROBE_CHUNK / sizeof(uint64_t) };
 
 static uint64_t sum_words(const uint64_t *p, size_t n) {
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
@@ -239,43 +261,27 @@ static uint64_t sum_words(const uint64_t *p, size_t n) {
     return s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
 }
 
-static void probe_work(probe_worker *w) {
+/* Takes chunks until none is left: fills them (the first pass) or sums them.
+ * The fill stops early at its deadline (the kernel may be slow to find huge
+ * pages), and then only the chunks taken so far, a prefix, are read. */
+static void probe_chunks(probe_worker *w, int fill) {
     probe *pr = w->pr;
-    /* 2 MiB-aligned and, where the kernel offers them, in huge pages (fewer
-     * TLB misses): the probe looks for the best the memory can do. */
-    size_t bytes = (w->n_words * sizeof *w->buf + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    w->buf = bytes ? aligned_alloc(HUGE_PAGE, bytes) : NULL;
-    if (!w->buf) w->failed = 1, w->n_words = 0;
-#ifdef MADV_HUGEPAGE
-    else madvise(w->buf, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
-#endif
-    for (size_t i = 0; i < w->n_words; i++) w->buf[i] = i * 0x9e3779b97f4a7c15ULL;
-    pthread_barrier_wait(&pr->ready);
-    int failed = 0;
-    uint64_t total = 0;
-    for (int i = 0; i < pr->n; i++) failed |= pr->w[i].failed, total += pr->w[i].n_words * sizeof(uint64_t);
-    double spent = 0;
-    for (int pass = 0;; pass++) {
-        if (w->index == 0)
-            pr->stop = failed || pass == PROBE_MAX_PASSES || (pass >= PROBE_MIN_PASSES && spent > PROBE_BUDGET_SECONDS);
-        pthread_barrier_wait(&pr->go);
-        if (pr->stop) break;
-        w->start = now_seconds();
-        w->sum += sum_words(w->buf, w->n_words);
-        w->end = now_seconds();
-        pthread_barrier_wait(&pr->done);
-        if (w->index == 0) {
-            double first = w->start, last = w->end;
-            for (int i = 1; i < pr->n; i++) {
-                if (pr->w[i].start < first) first = pr->w[i].start;
-                if (pr->w[i].end > last) last = pr->w[i].end;
-            }
-            spent += last - first;
-            if (last > first && (double)total / (last - first) > pr->best) pr->best = (double)total / (last - first);
-        }
+    w->took = 0;
+    w->start = now_seconds();
+    for (;;) {
+        if (fill && atomic_load_explicit(&pr->next, memory_order_relaxed) >= pr->min_chunks &&
+            now_seconds() > pr->fill_deadline)
+            break;
+        size_t c = atomic_fetch_add_explicit(&pr->next, 1, memory_order_relaxed);
+        if (c >= pr->n_chunks) break;
+        uint64_t *p = pr->buf + c * CHUNK_WORDS;
+        if (fill)
+            for (size_t i = 0; i < CHUNK_WORDS; i++) p[i] = (c * CHUNK_WORDS + i) * 0x9e3779b97f4a7c15ULL;
+        else
+            w->sum += sum_words(p, CHUNK_WORDS);
+        w->took++;
     }
-    free(w->buf);
-    w->buf = NULL;
+    w->end = now_seconds();
 }
 
 static void *probe_thread(void *arg) {
@@ -285,60 +291,157 @@ static void *probe_thread(void *arg) {
     while (!pr->gate_open) pthread_cond_wait(&pr->open, &pr->lock);
     int abort_now = pr->abort;
     pthread_mutex_unlock(&pr->lock);
-    if (!abort_now) probe_work(w);
+    while (!abort_now) {
+        pthread_barrier_wait(&pr->go);
+        if (pr->quit) break;
+        probe_chunks(w, pr->fill);
+        pthread_barrier_wait(&pr->done);
+    }
     return NULL;
 }
 
-/* Bytes per second of `n_threads` threads each reading `bytes_each`; 0 if the
- * probe could not run (a message says why). */
-static double probe_bandwidth(int n_threads, size_t bytes_each) {
-    probe pr = {.n = n_threads};
-    pr.w = calloc((size_t)n_threads, sizeof *pr.w);
-    if (!pr.w) return 0;
-    for (int i = 0; i < n_threads; i++) {
-        pr.w[i].pr = &pr;
-        pr.w[i].index = i;
-        pr.w[i].n_words = bytes_each / sizeof(uint64_t) / 8 * 8;
+/* One pass of all threads, from worker 0 (the caller); its seconds. */
+static double probe_pass(probe *pr, int fill) {
+    pr->fill = fill;
+    atomic_store_explicit(&pr->next, 0, memory_order_relaxed);
+    pthread_barrier_wait(&pr->go);
+    probe_chunks(&pr->w[0], fill);
+    pthread_barrier_wait(&pr->done);
+    double first = 0, last = 0;
+    for (int i = 0, any = 0; i < pr->n; i++) {
+        const probe_worker *x = &pr->w[i];
+        if (!x->took) continue; /* it came when the chunks were gone */
+        if (!any || x->start < first) first = x->start;
+        if (!any || x->end > last) last = x->end;
+        any = 1;
     }
-    pthread_mutex_init(&pr.lock, NULL);
-    pthread_cond_init(&pr.open, NULL);
-    pthread_barrier_init(&pr.ready, NULL, (unsigned)n_threads);
-    pthread_barrier_init(&pr.go, NULL, (unsigned)n_threads);
-    pthread_barrier_init(&pr.done, NULL, (unsigned)n_threads);
-    int started = 1;
-    while (started < n_threads && pthread_create(&pr.w[started].thread, NULL, probe_thread, &pr.w[started]) == 0)
-        started++;
-    pthread_mutex_lock(&pr.lock);
-    pr.abort = started < n_threads;
-    pr.gate_open = 1;
-    pthread_cond_broadcast(&pr.open);
-    pthread_mutex_unlock(&pr.lock);
-    if (started == n_threads) probe_work(&pr.w[0]);
-    else fprintf(stderr, "bibim bench: cannot start %d threads for the bandwidth probe\n", n_threads);
-    for (int i = 1; i < started; i++) pthread_join(pr.w[i].thread, NULL);
-    int failed = 0;
-    for (int i = 0; i < n_threads; i++) failed |= pr.w[i].failed;
-    if (failed) fprintf(stderr, "bibim bench: no memory for the bandwidth probe (lower --bw-mib)\n");
-    pthread_barrier_destroy(&pr.ready);
-    pthread_barrier_destroy(&pr.go);
-    pthread_barrier_destroy(&pr.done);
-    pthread_mutex_destroy(&pr.lock);
-    pthread_cond_destroy(&pr.open);
-    free(pr.w);
-    return failed ? 0 : pr.best;
+    return last - first;
 }
 
-/* What each probe thread reads: --bw-mib, less when many threads would
- * together read more than PROBE_TOTAL_MIB or half the free memory. */
-static size_t probe_bytes_each(long long mib, int n_threads) {
-    uint64_t each = (uint64_t)mib << 20;
-    uint64_t total = (uint64_t)PROBE_TOTAL_MIB << 20;
+/* Read passes: at least `min_passes`, then more while they took no more than
+ * `budget` seconds in all, at most `max_passes`. */
+static void probe_passes(probe *pr, int min_passes, int max_passes, double budget) {
+    double spent = 0, bytes = (double)pr->n_chunks * PROBE_CHUNK;
+    for (int i = 0; i < max_passes && (i < min_passes || spent <= budget); i++) {
+        double s = probe_pass(pr, 0);
+        spent += s;
+        pr->passes++;
+        if (s > 0 && bytes / s > pr->best) pr->best = bytes / s;
+    }
+}
+
+static void probe_release(probe *pr) {
+    pthread_barrier_destroy(&pr->go);
+    pthread_barrier_destroy(&pr->done);
+    pthread_mutex_destroy(&pr->lock);
+    pthread_cond_destroy(&pr->open);
+    free(pr->buf);
+    free(pr->w);
+    free(pr);
+}
+
+static void probe_free(probe *pr) {
+    if (!pr) return;
+    pr->quit = 1;
+    pthread_barrier_wait(&pr->go);
+    for (int i = 1; i < pr->n; i++) pthread_join(pr->w[i].thread, NULL);
+    probe_release(pr);
+}
+
+/* Starts a session of `n_threads` threads on a buffer of up to `bytes` (a
+ * multiple of PROBE_CHUNK; less when filling it takes longer than
+ * PROBE_FILL_SECONDS), fills the buffer and runs the first passes. NULL if
+ * it could not (a message says why). */
+static probe *probe_start(int n_threads, size_t bytes) {
+    probe *pr = calloc(1, sizeof *pr);
+    if (pr) {
+        pr->n = n_threads;
+        pr->n_chunks = bytes / PROBE_CHUNK;
+        /* 2 MiB-aligned and, where the kernel offers them, in huge pages
+         * (fewer TLB misses): the probe looks for the best memory can do. */
+        pr->buf = aligned_alloc(HUGE_PAGE, bytes);
+        pr->w = calloc((size_t)n_threads, sizeof *pr->w);
+    }
+    if (!pr || !pr->buf || !pr->w) {
+        fprintf(stderr, "bibim bench: no memory for the bandwidth probe (lower --bw-mib)\n");
+        if (pr) free(pr->buf), free(pr->w);
+        free(pr);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(pr->buf, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
+    /* However slow the fill, at least PROBE_MIN_MIB and half the default
+     * share of each thread, so that the caches cannot hold the buffer. */
+    size_t min_mib = (size_t)PROBE_MIB_PER_THREAD / 2 * (size_t)n_threads;
+    if (min_mib < PROBE_MIN_MIB) min_mib = PROBE_MIN_MIB;
+    pr->min_chunks = (min_mib << 20) / PROBE_CHUNK;
+    atomic_init(&pr->next, 0);
+    for (int i = 0; i < n_threads; i++) pr->w[i].pr = pr;
+    pthread_mutex_init(&pr->lock, NULL);
+    pthread_cond_init(&pr->open, NULL);
+    pthread_barrier_init(&pr->go, NULL, (unsigned)n_threads);
+    pthread_barrier_init(&pr->done, NULL, (unsigned)n_threads);
+    int started = 1;
+    while (started < n_threads && pthread_create(&pr->w[started].thread, NULL, probe_thread, &pr->w[started]) == 0)
+        started++;
+    pthread_mutex_lock(&pr->lock);
+    pr->abort = started < n_threads;
+    pr->gate_open = 1;
+    pthread_cond_broadcast(&pr->open);
+    pthread_mutex_unlock(&pr->lock);
+    if (started < n_threads) {
+        fprintf(stderr, "bibim bench: cannot start %d threads for the bandwidth probe\n", n_threads);
+        for (int i = 1; i < started; i++) pthread_join(pr->w[i].thread, NULL);
+        probe_release(pr);
+        return NULL;
+    }
+    pr->fill_deadline = now_seconds() + PROBE_FILL_SECONDS;
+    probe_pass(pr, 1);
+    size_t filled = atomic_load(&pr->next);
+    if (filled < pr->n_chunks) pr->n_chunks = filled;
+    probe_passes(pr, PROBE_MIN_PASSES, PROBE_MAX_PASSES, PROBE_BUDGET_SECONDS);
+    return pr;
+}
+
+/* Bytes of memory the system can give without swapping: MemAvailable of
+ * /proc/meminfo (free memory plus the page cache it may drop), else the
+ * free pages; 0 if unknown. */
+static uint64_t available_memory(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[128];
+        unsigned long long kib;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
+                fclose(f);
+                return (uint64_t)kib << 10;
+            }
+        fclose(f);
+    }
     long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0 && (uint64_t)pages * (uint64_t)page / 2 < total)
-        total = (uint64_t)pages * (uint64_t)page / 2;
-    if (each * (uint64_t)n_threads > total) each = total / (uint64_t)n_threads;
-    if (each < (16u << 20) && mib >= 16) each = 16u << 20;
-    return (size_t)each;
+    return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+}
+
+/* The probe buffer: --bw-mib, or by default PROBE_DEFAULT_MIB and at least
+ * PROBE_MIB_PER_THREAD a thread; at most half the available memory, but not
+ * below 16 MiB (or the size asked for). Whole chunks. */
+static size_t probe_buffer_bytes(long long mib, int n_threads) {
+    uint64_t want = (uint64_t)(mib > 0 ? mib : PROBE_DEFAULT_MIB) << 20;
+    uint64_t per_thread = ((uint64_t)PROBE_MIB_PER_THREAD << 20) * (uint64_t)n_threads;
+    if (mib < 0 && want < per_thread) want = per_thread;
+    uint64_t bytes = want, avail = available_memory();
+    if (avail > 0 && avail / 2 < bytes) bytes = avail / 2;
+    uint64_t floor = want < (16u << 20) ? want : (16u << 20);
+    if (bytes < floor) bytes = floor;
+    if (bytes > SIZE_MAX / 2) bytes = SIZE_MAX / 2;
+    return (size_t)((bytes + PROBE_CHUNK - 1) / PROBE_CHUNK * PROBE_CHUNK);
+}
+
+static void print_bandwidth(const probe *pr, int later) {
+    fprintf(stderr, "memory read bandwidth: %.1f GB/s with %d thread%s (best of %d passes over %.0f MiB%s)\n",
+            pr->best / 1e9, pr->n, pr->n == 1 ? "" : "s", pr->passes, (double)pr->n_chunks * PROBE_CHUNK / (1 << 20),
+            later ? ", with those after the runs" : "");
 }
 
 /* ---- Measuring ---- */
@@ -384,7 +487,8 @@ static double run_once(bibim_context *ctx, const bibim_token *tokens, int n, int
     return now_seconds() - t0;
 }
 
-static int run_test(bibim_context *ctx, const bibim_token *tokens, int reps, test_result *r) {
+/* `pr` (if not NULL) reads a couple of passes after each measured run. */
+static int run_test(bibim_context *ctx, const bibim_token *tokens, int reps, test_result *r, probe *pr) {
     int tty = cli_stderr_is_tty();
     fprintf(stderr, "%s, %d thread%s: warm-up + %d run%s", r->name, r->threads, r->threads == 1 ? "" : "s", reps,
             reps == 1 ? "" : "s");
@@ -398,6 +502,7 @@ static int run_test(bibim_context *ctx, const bibim_token *tokens, int reps, tes
         double s = run_once(ctx, tokens, r->n_tokens, r->is_gen);
         if (s < 0) return -1;
         r->samples_s[i] = s;
+        if (pr) probe_passes(pr, PROBE_RUN_PASSES, PROBE_RUN_PASSES, 0);
         if (tty) fprintf(stderr, "\r%s, %d thread%s: run %d/%d, %.2f t/s   ", r->name, r->threads,
                          r->threads == 1 ? "" : "s", i + 1, reps, s > 0 ? r->n_tokens / s : 0.0);
     }
@@ -590,7 +695,6 @@ typedef struct bench_state {
     bibim_model_info info;
     char *name_md, *name_json;
     uint64_t streamed;
-    double *bw; /* per entry of o.threads */
     bibim_token *tokens;
     cJSON *json;
     table tab;
@@ -610,6 +714,15 @@ static int bench_threads(bench_state *b, int ti) {
         fprintf(stderr, "bibim bench: out of memory\n");
         return EXIT_INPUT;
     }
+    /* The probe fills its buffer and reads it before the context exists
+     * (its workers would compete); later passes, after the runs, find the
+     * workers asleep. */
+    probe *pr = NULL;
+    double bw_start = 0;
+    if (o->bw_mib != 0 && (pr = probe_start(cp.n_threads, probe_buffer_bytes(o->bw_mib, cp.n_threads)))) {
+        print_bandwidth(pr, 0);
+        bw_start = pr->best;
+    }
     if (bibim_context_create(b->model, &cp, &ctx) != BIBIM_OK) {
         fprintf(stderr, "bibim bench: %s\n", bibim_context_errmsg(ctx));
         goto done;
@@ -619,10 +732,11 @@ static int bench_threads(bench_state *b, int ti) {
         for (int k = 0; k < l->n; k++) {
             if (l->v[k] == 0) continue;
             test_result r = {.is_gen = kind, .n_tokens = l->v[k], .threads = o->threads.v[ti],
-                             .cpu = bibim_context_cpu_level(ctx), .samples_s = samples, .bw = b->bw[ti]};
+                             .cpu = bibim_context_cpu_level(ctx), .samples_s = samples};
             snprintf(r.name, sizeof r.name, "%s%d", kind ? "tg" : "pp", r.n_tokens);
             make_tokens(b->model, b->info.n_vocab, b->tokens, r.n_tokens);
-            if (run_test(ctx, b->tokens, o->reps, &r)) goto done;
+            if (run_test(ctx, b->tokens, o->reps, &r, pr)) goto done;
+            r.bw = pr ? pr->best : 0; /* the best so far, up to this test's last run */
             /* GB/s: bytes per evaluation times evaluations per second. */
             double per_s = 0;
             for (int i = 0; i < o->reps; i++) per_s += samples[i] > 0 ? (kind ? r.n_tokens : 1) / samples[i] : 0;
@@ -643,6 +757,8 @@ static int bench_threads(bench_state *b, int ti) {
     rc = EXIT_OK;
 done:
     bibim_context_free(ctx);
+    if (rc == EXIT_OK && pr && pr->best > bw_start) print_bandwidth(pr, 1);
+    probe_free(pr);
     free(samples);
     return rc;
 }
@@ -663,28 +779,10 @@ static int bench(bench_state *b) {
     b->streamed = streamed_bytes(o->model, b->info.n_bytes);
     int max_len = list_max(&o->n_prompt) > list_max(&o->n_gen) ? list_max(&o->n_prompt) : list_max(&o->n_gen);
     b->tokens = malloc((size_t)max_len * sizeof *b->tokens);
-    b->bw = calloc((size_t)o->threads.n, sizeof *b->bw);
     b->json = o->json ? cJSON_CreateArray() : NULL;
-    if (!b->name_md || !b->name_json || !b->tokens || !b->bw || (o->json && !b->json)) {
+    if (!b->name_md || !b->name_json || !b->tokens || (o->json && !b->json)) {
         fprintf(stderr, "bibim bench: out of memory\n");
         return EXIT_INPUT;
-    }
-    /* The bandwidth of each distinct thread count, before any context exists
-     * (its spinning workers would compete with the probe). */
-    for (int i = 0; o->bw_mib > 0 && i < o->threads.n; i++) {
-        int seen = -1;
-        for (int j = 0; j < i && seen < 0; j++)
-            if (o->threads.v[j] == o->threads.v[i]) seen = j;
-        if (seen >= 0) {
-            b->bw[i] = b->bw[seen];
-            continue;
-        }
-        int n = o->threads.v[i];
-        size_t each = probe_bytes_each(o->bw_mib, n);
-        b->bw[i] = probe_bandwidth(n, each);
-        if (b->bw[i] > 0)
-            fprintf(stderr, "memory read bandwidth: %.1f GB/s with %d thread%s (%.0f MiB each)\n", b->bw[i] / 1e9, n,
-                    n == 1 ? "" : "s", (double)each / (1 << 20));
     }
     /* Widths for t/s up to "99999.99 ± 9999.99", GB/s and % bw up to 9999.99. */
     b->tab.w[5] = (int)strlen("pp") + snprintf(NULL, 0, "%d", max_len);
@@ -711,7 +809,7 @@ static int bench(bench_state *b) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    bench_state b = {.o = {.reps = 5, .bw_mib = DEFAULT_PROBE_MIB}};
+    bench_state b = {.o = {.reps = 5, .bw_mib = -1}}; /* -1: the probe's default size */
     b.o.n_prompt.n = b.o.n_gen.n = 1;
     b.o.n_prompt.v[0] = 512;
     b.o.n_gen.v[0] = 128;
@@ -723,7 +821,6 @@ int cmd_bench(int argc, char **argv) {
     int rc = bench(&b);
     cJSON_Delete(b.json);
     free(b.tokens);
-    free(b.bw);
     free(b.name_md);
     free(b.name_json);
     bibim_model_free(b.model);
