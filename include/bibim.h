@@ -394,7 +394,9 @@ bibim_type bibim_quantize_tensor_type(bibim_ftype ftype, const char *name, uint3
  * The hook's promises: blocks aligned as malloc's (the library over-
  * allocates for its 64-byte aligned rows); NULL when it cannot allocate,
  * realloc then leaving ptr as it was. Set all three functions, or none
- * (then libc's are used); `user` is passed to each call.
+ * (then libc's are used); `user` is passed to each call. The struct is
+ * copied, but the functions and `user` must serve until the last handle
+ * made from the model is freed (a sampler may outlive its model).
  *
  * When an allocation fails, the call fails with BIBIM_ERR_NOMEM (or the
  * status its comment names) having released whatever it allocated, and
@@ -428,7 +430,7 @@ typedef struct bibim_model_params {
     int use_mlock;  /* 1: lock the weights in RAM (may need privileges); default 0 */
     int vocab_only; /* 1: load only the tokenizer (files without tensors work); default 0 */
     /* Where the model and everything made from it get their memory (see
-     * "Memory" below); copied at load. NULL (default): libc's malloc. */
+     * "Memory" above); copied at load. NULL (default): libc's malloc. */
     const bibim_allocator *allocator;
 } bibim_model_params;
 
