@@ -5,7 +5,8 @@
 #   make test-san     the same tests built with ASan+UBSan (build-san/)
 #   make test-valgrind  the C tests and a few commands under valgrind memcheck
 #   make fuzz-run     the libFuzzer targets for a bounded time (clang)
-#   make check        test + test-san + test-valgrind + fuzz-run: what CI runs
+#   make check        test + test-san + test-valgrind + the core tests cross-built for
+#                     aarch64 and armv7 under qemu (tests/cross/all.sh) + fuzz-run: what CI runs
 #   make install      PREFIX=/usr/local DESTDIR=
 
 CC       ?= cc
@@ -41,6 +42,9 @@ FLAGS_dot_avx512 = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512d
 endif
 ifneq (,$(findstring aarch64,$(MACHINE)))
 FLAGS_dot_dotprod = -march=armv8.2-a+dotprod
+endif
+ifneq (,$(filter arm-% armv7%,$(MACHINE)))
+FLAGS_dot_neon32 = -mfpu=neon-vfpv4
 endif
 
 LIB_SRC  := $(wildcard src/*.c)
@@ -123,6 +127,7 @@ check:
 	$(MAKE) test
 	$(MAKE) test-san
 	$(MAKE) test-valgrind
+	CROSS_TOTALS=build/test-totals tests/cross/all.sh
 	$(MAKE) fuzz-run
 	@cat build/test-totals build-san/test-totals | awk '{p += $$1; f += $$2; s += $$3} END {print "total: " p " passed, " f " failed, " s " skipped"}'
 
@@ -136,4 +141,4 @@ install: $(BUILD)/bibim lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' bibim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bibim.pc
 
 clean:
-	rm -rf build build-san build-fuzz build-aarch64
+	rm -rf build build-san build-fuzz build-aarch64 build-armv7
