@@ -18,7 +18,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define cpu_relax() _mm_pause()
-#elif defined(__aarch64__)
+#elif defined(__aarch64__) || (defined(__arm__) && __ARM_ARCH >= 7)
 #define cpu_relax() __asm__ volatile("yield")
 #else
 #define cpu_relax() ((void)0)
