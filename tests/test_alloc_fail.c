@@ -262,7 +262,7 @@ static int test_context_stories(void) {
 
 /* ---- (3) generation: tokenize, sampler, bibim_generate ---- */
 
-enum { N_PREDICT = 8, MAX_TOKENS = 64 };
+enum { N_PREDICT = 4, MAX_TOKENS = 64 };
 
 typedef struct run {
     bibim_token prompt[MAX_TOKENS];
