@@ -883,7 +883,7 @@ bibim_status bibim_gguf_open_memory(const void *data, uint64_t size, const char 
 void bibim_gguf_free(bibim_gguf *gguf) {
     if (!gguf) return;
     gguf_release(gguf);
-    bibim_allocator alloc = gguf->alloc; /* the handle holds it: copy it out before freeing the handle */
+    bibim_allocator alloc = gguf->alloc; /* it lives in the block being freed */
     mem_free(&alloc, gguf->name);
     mem_free(&alloc, gguf);
 }
