@@ -647,6 +647,37 @@ static int test_dot_random(void) {
     return 0;
 }
 
+/* Tiny activations, so that d_a and d_w * d_a are subnormal floats: a
+ * kernel whose float steps flush subnormals to zero (32-bit NEON always
+ * does) gives 0 where the scalar twin does not. */
+static int test_dot_subnormal_scales(void) {
+    if (n_levels == 0) return 1;
+    uint64_t rng = 5;
+    for (int li = 0; li < n_levels; li++) {
+        for (size_t t = 0; t < N_TYPES; t++) {
+            const bibim_type type = weight_types[t];
+            if (float_type(type)) continue;
+            const int64_t n = 3 * 256, w_bytes = bibim_type_row_bytes(type, n);
+            tail_buf w;
+            float *x = malloc((size_t)n * sizeof *x);
+            if (!x || w_bytes < 0 || tail_alloc(&w, (size_t)w_bytes, 0) != 0) {
+                FAIL_AT("no memory");
+                free(x);
+                continue;
+            }
+            for (int rep = 0; rep < 4; rep++) {
+                random_acts(x, n, &rng);
+                if (quantized_weights(type, w.p, n, &rng) != 0) FAIL_AT("quantize_row failed");
+                for (int64_t i = 0; i < n; i++) x[i] *= 0x1p-120f;
+                check_dot(levels[li], type, w.p, x, n, "subnormal scales");
+            }
+            tail_free(&w);
+            free(x);
+        }
+    }
+    return 0;
+}
+
 /* Rows whose float sums are exact in any order: d_w = 2^-4 (and m_w for
  * Q4_1/Q5_1), activation blocks with amax 127 (so d_a = 1 and the codes
  * are the integers given), so every block term is a multiple of 2^-4 and,
@@ -1029,6 +1060,7 @@ int main(void) {
     RUN(test_quantize_special);
     RUN(test_dot_random);
     RUN(test_dot_exact_sums);
+    RUN(test_dot_subnormal_scales);
     RUN(test_dot_extremes);
     RUN(test_misaligned);
     if (!getenv("BIBIM_NO_BENCH")) RUN(test_throughput);
