@@ -108,7 +108,7 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -lm -lpthread
 
 # The server's request handling, without its socket layer (tools/serve_api.c).
-FUZZ_SERVE_SRC = tools/serve_api.c tools/serve_sched.c
+FUZZ_SERVE_SRC = tools/serve_api.c tools/serve_sched.c tools/prompt.c
 build-fuzz/fuzz_serve: fuzz/fuzz_serve.c $(FUZZ_SERVE_SRC) $(wildcard tools/*.h) $(FUZZ_OBJ)
 	clang $(FUZZ_CFLAGS) -Itools $(TOOL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SERVE_SRC) $(FUZZ_OBJ) \
 	    $(TOOL_LIBS) -lm -lpthread

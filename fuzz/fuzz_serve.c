@@ -48,7 +48,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     srv.request_timeout = 5;
     srv.max_tokens_cap = 2;
     srv.uses_fallback = bibim_model_chat_template(model) == NULL;
-    srv.adds_bos = 1;
     srv.created = (long)time(NULL);
     return 0;
 }

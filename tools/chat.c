@@ -49,7 +49,6 @@ typedef struct chat_state {
     int verbose, interactive;
     char *template_text;   /* --template's contents, or NULL */
     int uses_fallback;     /* the ChatML fallback: stop at its end marker */
-    int adds_bos;          /* the model wants BOS and the template may not write it */
     bibim_model *model;
     bibim_context *ctx;
     bibim_sampler *sampler;
@@ -113,14 +112,6 @@ static int parse_args(int argc, char **argv, chat_state *s) {
     return 0;
 }
 
-/* 1 if the model asks for BOS: tokenizing "" with ADD_BOS then gives it. */
-static int model_adds_bos(const bibim_model *model) {
-    bibim_token t[2];
-    int64_t n = 0;
-    bibim_status st = bibim_tokenize(model, "", 0, BIBIM_TOKENIZE_ADD_BOS, t, 2, &n);
-    return (st == BIBIM_OK || st == BIBIM_ERR_TOO_SMALL) && n > 0 && t[0] == bibim_token_bos(model);
-}
-
 static int set_system(chat_state *s, const char *text) {
     cJSON *first = cJSON_GetArrayItem(s->messages, 0);
     cJSON *role = first ? cJSON_GetObjectItemCaseSensitive(first, "role") : NULL;
@@ -148,7 +139,6 @@ static int setup(chat_state *s) {
         s->uses_fallback = 1;
         notice("%s has no chat template; using ChatML", s->opt.model);
     }
-    s->adds_bos = model_adds_bos(s->model);
     if (bibim_context_create(s->model, &s->opt.ctx, &s->ctx) != BIBIM_OK) {
         fprintf(stderr, "bibim chat: %s\n", bibim_context_errmsg(s->ctx));
         return -1;
@@ -179,28 +169,9 @@ static int render_prompt(chat_state *s, token_list *out) {
         fprintf(stderr, "bibim chat: %s\n", st == BIBIM_ERR_NOMEM ? "out of memory" : err);
         return -1;
     }
-    /* Slot 0 is kept for a BOS the template may not write itself. */
-    int64_t n = 0;
-    st = bibim_tokenize(s->model, text, len, BIBIM_TOKENIZE_SPECIAL, NULL, 0, &n);
-    bibim_token *v = st == BIBIM_OK || st == BIBIM_ERR_TOO_SMALL ? realloc(out->v, (size_t)(n + 1) * sizeof *v) : NULL;
-    if (v) {
-        out->v = v;
-        out->cap = n + 1;
-        st = bibim_tokenize(s->model, text, len, BIBIM_TOKENIZE_SPECIAL, v + 1, n, &n);
-    } else if (st == BIBIM_OK || st == BIBIM_ERR_TOO_SMALL) {
-        st = BIBIM_ERR_NOMEM;
-    }
-    out->n = 0;
-    if (st == BIBIM_OK) {
-        bibim_token bos = bibim_token_bos(s->model);
-        if (s->adds_bos && (n == 0 || v[1] != bos)) {
-            v[0] = bos;
-            out->n = n + 1;
-        } else {
-            memmove(v, v + 1, (size_t)n * sizeof *v);
-            out->n = n;
-        }
-    }
+    free(out->v);
+    st = cli_tokenize_prompt(s->model, text, len, &out->v, &out->n);
+    out->cap = out->n;
     bibim_free(text);
     if (st != BIBIM_OK) fprintf(stderr, "bibim chat: cannot tokenize the conversation: %s\n", bibim_status_string(st));
     return st == BIBIM_OK ? 0 : -1;

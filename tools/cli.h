@@ -55,6 +55,13 @@ void cli_model_options_init(cli_model_options *o);
  * error (bad or missing value). */
 int cli_parse_model_option(const char *cmd, int argc, char **argv, int *i, cli_model_options *o);
 
+/* Tokenizes a rendered chat prompt: control-token text becomes those
+ * tokens, and BOS is added when the model asks for it and the text (a
+ * template usually writes it) does not already begin with it. *tokens is a
+ * malloc'd array of *n tokens. */
+bibim_status cli_tokenize_prompt(const bibim_model *model, const char *text, size_t len, bibim_token **tokens,
+                                 int64_t *n);
+
 /* 1 if stderr is a terminal (progress lines are drawn only then). */
 int cli_stderr_is_tty(void);
 

@@ -258,13 +258,6 @@ static const char *file_name(const char *path) {
     return slash ? slash + 1 : path;
 }
 
-static int adds_bos(const bibim_model *model) {
-    bibim_token t[2];
-    int64_t n = 0;
-    bibim_status st = bibim_tokenize(model, "", 0, BIBIM_TOKENIZE_ADD_BOS, t, 2, &n);
-    return (st == BIBIM_OK || st == BIBIM_ERR_TOO_SMALL) && n > 0 && t[0] == bibim_token_bos(model);
-}
-
 static struct MHD_Daemon *start_daemon(void) {
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
@@ -324,7 +317,6 @@ int cmd_serve(int argc, char **argv) {
     srv_state.request_timeout = (double)opts.timeout;
     srv_state.max_tokens_cap = (int32_t)opts.max_tokens;
     srv_state.uses_fallback = !bibim_model_chat_template(model);
-    srv_state.adds_bos = adds_bos(model);
     srv_state.created = (long)time(NULL);
     if (!(daemon = start_daemon())) goto done;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);

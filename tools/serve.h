@@ -116,7 +116,6 @@ typedef struct server {
     double request_timeout;   /* seconds a request may run */
     int32_t max_tokens_cap;   /* most tokens one request may generate; 0: the context's room */
     int uses_fallback;        /* the model has no chat template: ChatML and its stop string */
-    int adds_bos;             /* the model asks for BOS */
     long created;             /* unix time the model was loaded */
     pthread_mutex_t stats_lock;
     uint64_t requests_by_status[600];

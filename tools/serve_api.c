@@ -222,24 +222,12 @@ static int get_stream_fields(const cJSON *req, int *stream, int *include_usage, 
 
 /* ---- prompts -------------------------------------------------------------- */
 
-/* Tokenizes text with control tokens recognised; adds BOS when the model
- * asks for it and the text does not already start with it. */
+/* The prompt's tokens, as `chat` makes them (tools/prompt.c). */
 static int tokenize_text(server *srv, const char *text, size_t len, serve_request *r, http_reply *out) {
-    int64_t n = 0;
-    bibim_status st = bibim_tokenize(srv->model, text, len, BIBIM_TOKENIZE_SPECIAL, NULL, 0, &n);
-    if (st != BIBIM_OK && st != BIBIM_ERR_TOO_SMALL)
+    bibim_status st = cli_tokenize_prompt(srv->model, text, len, &r->prompt, &r->n_prompt);
+    if (st == BIBIM_ERR_NOMEM) return api_error(out, 500, "server_error", NULL, NULL, "out of memory"), -1;
+    if (st != BIBIM_OK)
         return BAD_REQUEST(out, "prompt", "the prompt cannot be tokenized: %s", bibim_status_string(st)), -1;
-    if (!(r->prompt = malloc((size_t)(n + 1) * sizeof *r->prompt)))
-        return api_error(out, 500, "server_error", NULL, NULL, "out of memory"), -1;
-    bibim_tokenize(srv->model, text, len, BIBIM_TOKENIZE_SPECIAL, r->prompt + 1, n, &n);
-    bibim_token bos = bibim_token_bos(srv->model);
-    if (srv->adds_bos && (n == 0 || r->prompt[1] != bos)) {
-        r->prompt[0] = bos;
-        r->n_prompt = n + 1;
-    } else {
-        memmove(r->prompt, r->prompt + 1, (size_t)n * sizeof *r->prompt);
-        r->n_prompt = n;
-    }
     return 0;
 }
 
