@@ -42,6 +42,8 @@ FLAGS_dot_avx512 = -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512d
 endif
 ifneq (,$(findstring aarch64,$(MACHINE)))
 FLAGS_dot_dotprod = -march=armv8.2-a+dotprod
+FLAGS_packed_dotprod = -march=armv8.2-a+dotprod
+FLAGS_packed_i8mm = -march=armv8.2-a+dotprod+i8mm
 endif
 ifneq (,$(filter arm-% armv7%,$(MACHINE)))
 FLAGS_dot_neon32 = -mfpu=neon-vfpv4

@@ -533,7 +533,7 @@ uint32_t bibim_context_n_seq(const bibim_context *ctx);
 /* Tokens in the KV cache of slot 0 (the position the next token gets). */
 uint32_t bibim_context_n_past(const bibim_context *ctx);
 /* The instruction-set level of the kernels in use: "scalar", "avx2",
- * "avx512", "neon" or "dotprod": the best the CPU has, unless the
+ * "avx512", "neon", "dotprod" or "i8mm": the best the CPU has, unless the
  * environment variable BIBIM_CPU names a lower one when the context is
  * created (context creation fails if it names one the CPU lacks). */
 const char *bibim_context_cpu_level(const bibim_context *ctx);

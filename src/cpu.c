@@ -10,7 +10,7 @@
 #include <sys/auxv.h>
 #endif
 
-static const char *const level_names[CPU_LEVEL_COUNT] = {"scalar", "avx2", "avx512", "neon", "dotprod"};
+static const char *const level_names[CPU_LEVEL_COUNT] = {"scalar", "avx2", "avx512", "neon", "dotprod", "i8mm"};
 
 const char *cpu_level_name(cpu_level level) {
     return (unsigned)level < CPU_LEVEL_COUNT ? level_names[level] : "unknown";
@@ -63,6 +63,12 @@ int cpu_level_supported(cpu_level level) {
     case CPU_LEVEL_NEON: return 1;
 #if defined(__linux__) && defined(HWCAP_ASIMDDP)
     case CPU_LEVEL_DOTPROD: return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#if defined(HWCAP2_I8MM)
+    /* The i8mm level runs the dotprod level's kernels too. */
+    case CPU_LEVEL_I8MM:
+        return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0 && (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0 &&
+               packed_kernel_i8mm(BIBIM_TYPE_Q4_0) != NULL;
+#endif
 #endif
 #elif defined(__arm__) && defined(__linux__) && defined(HWCAP_ARM_NEON) && defined(HWCAP_ARM_VFPv4)
     /* 32-bit Arm: NEON is optional, and the kernels (dot_neon32.c) also
@@ -88,7 +94,7 @@ bibim_status cpu_level_choose(cpu_level *level, char *errmsg, size_t errmsg_size
             *level = (cpu_level)l;
             return BIBIM_OK;
         }
-        snprintf(errmsg, errmsg_size, "BIBIM_CPU=%s is not a level (scalar, avx2, avx512, neon, dotprod)", forced);
+        snprintf(errmsg, errmsg_size, "BIBIM_CPU=%s is not a level (scalar, avx2, avx512, neon, dotprod, i8mm)", forced);
         return BIBIM_ERR_INVALID_ARG;
     }
     *level = CPU_LEVEL_SCALAR;
@@ -104,6 +110,7 @@ bibim_status cpu_level_choose(cpu_level *level, char *errmsg, size_t errmsg_size
 const dot_kernel *dot_kernel_at(bibim_type type, cpu_level level) {
     const dot_kernel *k = NULL;
     switch (level) {
+    case CPU_LEVEL_I8MM: /* no row kernels of its own: fall through */
     case CPU_LEVEL_DOTPROD: k = dot_kernel_dotprod(type); if (k) return k; /* fall through */
     case CPU_LEVEL_NEON: k = dot_kernel_neon(type); break;
     case CPU_LEVEL_AVX512: k = dot_kernel_avx512(type); if (k) return k; /* fall through */
@@ -134,7 +141,12 @@ static const packed_kernel *packed_at_exactly(bibim_type type, cpu_level level) 
 
 const packed_kernel *packed_kernel_at(bibim_type type, cpu_level level) {
     const packed_kernel *k = NULL;
-    if (level == CPU_LEVEL_AVX512) k = packed_at_exactly(type, CPU_LEVEL_AVX512);
-    if (!k && (level == CPU_LEVEL_AVX2 || level == CPU_LEVEL_AVX512)) k = packed_at_exactly(type, CPU_LEVEL_AVX2);
+    switch (level) {
+    case CPU_LEVEL_AVX512: k = packed_at_exactly(type, CPU_LEVEL_AVX512); if (k) return k; /* fall through */
+    case CPU_LEVEL_AVX2: k = packed_at_exactly(type, CPU_LEVEL_AVX2); break;
+    case CPU_LEVEL_I8MM: k = packed_kernel_i8mm(type); if (k) return k; /* fall through */
+    case CPU_LEVEL_DOTPROD: k = packed_kernel_dotprod(type); break;
+    default: break;
+    }
     return k ? k : packed_at_exactly(type, CPU_LEVEL_SCALAR);
 }

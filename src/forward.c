@@ -123,14 +123,25 @@ static void matmul_packed(bibim_context *c, const matrix *w, const packed_kernel
  * of 8 rows of 2048: packing 1.1 (Q6_K) to 1.6 us (Q4_K); the row kernel
  * 0.5 us per token; the packed gemm 0.2-0.3 us per token; so at 8 tokens
  * 3.1 us against 4.4 us for Q6_K. Q8_0, F16 and BF16 pack too slowly
- * (10-32 us) to gain. The bits are the row kernels' (kernels.h), so a token's
+ * (10-32 us) to gain. On AArch64 (dotprod, i8mm) Q4_0 is packed so: its
+ * packing only moves 4-byte words, each block's codes unpacked once serve
+ * 4 tokens, and SMMLA does twice SDOT's work (not timed on hardware yet). The bits are the row kernels' (kernels.h), so a token's
  * logits do not depend on how many share the product. */
 enum { REPACK_MIN_TOKENS = 8 };
 
 const packed_kernel *forward_repack_kernel(const bibim_context *c, const matrix *w) {
     if (w->packed || w->n_out % PACK_ROWS != 0) return NULL;
-    if (c->cpu != CPU_LEVEL_AVX2 && c->cpu != CPU_LEVEL_AVX512) return NULL; /* elsewhere rows are faster */
-    if (w->type != BIBIM_TYPE_Q4_0 && w->type != BIBIM_TYPE_Q4_K && w->type != BIBIM_TYPE_Q6_K) return NULL;
+    switch (c->cpu) {
+    case CPU_LEVEL_AVX2:
+    case CPU_LEVEL_AVX512:
+        if (w->type != BIBIM_TYPE_Q4_0 && w->type != BIBIM_TYPE_Q4_K && w->type != BIBIM_TYPE_Q6_K) return NULL;
+        break;
+    case CPU_LEVEL_DOTPROD:
+    case CPU_LEVEL_I8MM:
+        if (w->type != BIBIM_TYPE_Q4_0) return NULL; /* AArch64's only packed kernels */
+        break;
+    default: return NULL; /* no packed kernels there: rows are faster */
+    }
     return packed_kernel_at(w->type, c->cpu);
 }
 

@@ -43,10 +43,12 @@ typedef enum cpu_level {
     CPU_LEVEL_NEON,       /* Advanced SIMD: always on AArch64; on 32-bit Arm
                            * NEON + VFPv4, seen at run time (dot_neon32.c) */
     CPU_LEVEL_DOTPROD,    /* + the SDOT/UDOT instructions */
+    CPU_LEVEL_I8MM,       /* + the SMMLA int8 matrix multiply (AArch64):
+                           * packed kernels only (packed_i8mm.c) */
     CPU_LEVEL_COUNT
 } cpu_level;
 
-/* "scalar", "avx2", "avx512", "neon", "dotprod". */
+/* "scalar", "avx2", "avx512", "neon", "dotprod", "i8mm". */
 const char *cpu_level_name(cpu_level level);
 /* 1 if this CPU (and this build) can run the level's kernels. */
 int cpu_level_supported(cpu_level level);
@@ -96,6 +98,8 @@ const dot_kernel *dot_kernel_dotprod(bibim_type type);
 const packed_kernel *packed_kernel_scalar(bibim_type type);
 const packed_kernel *packed_kernel_avx2(bibim_type type);
 const packed_kernel *packed_kernel_avx512(bibim_type type);
+const packed_kernel *packed_kernel_dotprod(bibim_type type);
+const packed_kernel *packed_kernel_i8mm(bibim_type type);
 const packed_kernel *packed_kernel_f16_scalar(bibim_type type); /* F16 and BF16 (packed_f16*.c) */
 const packed_kernel *packed_kernel_f16_avx2(bibim_type type);
 const packed_kernel *packed_kernel_f16_avx512(bibim_type type);

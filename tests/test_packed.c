@@ -80,6 +80,7 @@ static int valgrind;
 static cpu_level level_below(cpu_level l) {
     switch (l) {
     case CPU_LEVEL_AVX512: return CPU_LEVEL_AVX2;
+    case CPU_LEVEL_I8MM: return CPU_LEVEL_DOTPROD;
     case CPU_LEVEL_DOTPROD: return CPU_LEVEL_NEON;
     default: return CPU_LEVEL_SCALAR;
     }

@@ -32,7 +32,7 @@ for (const r of rows) {
     check("model_name", r[0] === "bibim synth tiny", r[0]);
     check("size", /^\d+\.\d\d (MiB|GiB)$/.test(r[1]), r[1]);
     check("params", /^\d+\.\d\d (M|B)$/.test(r[2]), r[2]);
-    check("cpu", /^(scalar|avx2|avx512|neon|dotprod)$/.test(r[3]), r[3]);
+    check("cpu", /^(scalar|avx2|avx512|neon|dotprod|i8mm)$/.test(r[3]), r[3]);
     const m = /^(\d+\.\d\d) ± (\d+\.\d\d)$/.exec(r[6]);
     check("ts", m && +m[1] > 0 && +m[2] >= 0, r[6]);
     check("gbs", +r[7] > 0, r[7]);

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Cross-builds the library and the C tests for AArch64 (build-aarch64/) and
 # runs them under qemu-user from the repository root:
-#   -cpu max         has the dot product extension: default level dotprod;
-#                    every test, then test_logits_ref and test_forward again
-#                    with BIBIM_CPU=scalar and BIBIM_CPU=neon;
-#   -cpu cortex-a53  Armv8.0, no dotprod: default level neon; the dispatch
-#                    tests (CROSS_DISPATCH_TESTS in lib.sh; all with CROSS_FULL=1).
-# test_dot_simd must report the level named above as the default. There is
-# no i8mm kernel (HWCAP2_I8MM is not looked at).
+#   -cpu max         has the dot product and int8 matrix multiply
+#                    extensions: default level i8mm; every test, then
+#                    test_logits_ref and test_forward again with
+#                    BIBIM_CPU=scalar, neon and dotprod;
+#   -cpu cortex-a76  Armv8.2 with dotprod, no i8mm: default level dotprod;
+#   -cpu cortex-a53  Armv8.0, no dotprod: default level neon.
+# The last two run the dispatch tests (CROSS_DISPATCH_TESTS in lib.sh; all
+# with CROSS_FULL=1). test_dot_simd must report the level named above as
+# the default.
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (Debian).
 # Usage: tests/cross/aarch64.sh [test names...]   (default: CROSS_CORE_TESTS in lib.sh)
 # Prints "RESULT passed failed skipped" last; exit status 0 if all passed,
@@ -43,14 +45,16 @@ run() {
             env BIBIM_NO_BENCH=1 qemu-aarch64 -cpu "$cpu" -L "$SYSROOT" "$BUILD/tests/$t"
     done
 }
-run max dotprod "${tests[@]}"
-if [ "${CROSS_FULL:-0}" = 1 ]; then
-    run cortex-a53 neon "${tests[@]}"
-else
-    run cortex-a53 neon $(cross_dispatch_subset "${tests[@]}")
-fi
+run max i8mm "${tests[@]}"
+for cpu_level in cortex-a76:dotprod cortex-a53:neon; do
+    if [ "${CROSS_FULL:-0}" = 1 ]; then
+        run "${cpu_level%%:*}" "${cpu_level#*:}" "${tests[@]}"
+    else
+        run "${cpu_level%%:*}" "${cpu_level#*:}" $(cross_dispatch_subset "${tests[@]}")
+    fi
+done
 # The whole-model logits at the lower levels explicitly.
-for level in scalar neon; do
+for level in scalar neon dotprod; do
     for t in $(cross_dispatch_subset "${tests[@]}"); do
         [ "$t" = test_dot_simd ] && continue
         cross_run "max BIBIM_CPU=$level $t" "" \

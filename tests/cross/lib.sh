@@ -87,7 +87,7 @@ cross_run() {
     rc=$?
     secs=$(($(date +%s) - start))
     res=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -1)
-    printf '%s\n' "$out" | grep -E '^(  (scalar|avx2|avx512|neon|dotprod) |  default level)' | sed "s|^|[$label] |"
+    printf '%s\n' "$out" | grep -E '^(  (scalar|avx2|avx512|neon|dotprod|i8mm) |  default level)' | sed "s|^|[$label] |"
     local bad=""
     if [ -z "$res" ]; then
         bad="crashed or timed out (status $rc), no RESULT line"
