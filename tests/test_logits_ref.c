@@ -64,32 +64,21 @@ static double mean_kl(const float *p, const float *q, int rows, int n) {
     return total / rows;
 }
 
-/* Logits for every position of `tokens`, one batch, like the references. */
-static int eval_all(const char *model_path, const bibim_token *tokens, int n, float *logits) {
-    bibim_model *m = NULL;
-    bibim_context *c = NULL;
-    bibim_context_params cp = bibim_context_default_params();
-    cp.n_ctx = 512;
-    cp.n_threads = 2;
-    int ok = bibim_model_load(model_path, NULL, &m) == BIBIM_OK && bibim_context_create(m, &cp, &c) == BIBIM_OK &&
-             bibim_context_eval(c, tokens, n, logits) == BIBIM_OK;
-    CHECKF(ok, "%s: %s", model_path, c ? bibim_context_errmsg(c) : bibim_model_errmsg(m));
-    bibim_context_free(c);
-    bibim_model_free(m);
-    return ok;
-}
-
-/* The same logits, token by token (matrix-vector products throughout):
- * a token's logits must not depend on how many tokens share a product
- * (kernels.h: packed gemm equals the row kernels bit for bit). */
-static int eval_each(const char *model_path, const bibim_token *tokens, int n, float *logits) {
+/* Logits for every position of `tokens` (n_vocab floats each): in one
+ * batch, like the references, or token by token (matrix-vector products
+ * throughout). */
+static int eval_tokens(const char *model_path, const bibim_token *tokens, int n, int one_by_one, float *logits) {
     bibim_model *m = NULL;
     bibim_context *c = NULL;
     bibim_context_params cp = bibim_context_default_params();
     cp.n_ctx = 512;
     cp.n_threads = 2;
     int ok = bibim_model_load(model_path, NULL, &m) == BIBIM_OK && bibim_context_create(m, &cp, &c) == BIBIM_OK;
-    for (int i = 0; ok && i < n; i++) ok = bibim_context_eval(c, tokens + i, 1, logits + (size_t)i * N_VOCAB) == BIBIM_OK;
+    if (ok && !one_by_one) ok = bibim_context_eval(c, tokens, n, logits) == BIBIM_OK;
+    bibim_model_info info = {0};
+    if (ok) bibim_model_get_info(m, &info);
+    for (int i = 0; ok && one_by_one && i < n; i++)
+        ok = bibim_context_eval(c, tokens + i, 1, logits + (size_t)i * info.n_vocab) == BIBIM_OK;
     CHECKF(ok, "%s: %s", model_path, c ? bibim_context_errmsg(c) : bibim_model_errmsg(m));
     bibim_context_free(c);
     bibim_model_free(m);
@@ -112,9 +101,11 @@ static int test_tiny_every_type(void) {
             printf("  skip %s: %s is absent\n", ref_types[t].name, logits);
             continue;
         }
-        if (!eval_all(model, tokens, N_TOKENS, ours)) continue;
+        if (!eval_tokens(model, tokens, N_TOKENS, 0, ours)) continue;
+        /* A token's logits must not depend on how many tokens share a
+         * product (kernels.h: packed gemm equals the row kernels). */
         static float each[N_TOKENS * N_VOCAB];
-        if (eval_each(model, tokens, N_TOKENS, each))
+        if (eval_tokens(model, tokens, N_TOKENS, 1, each))
             CHECKF(memcmp(each, ours, sizeof each) == 0, "%s: logits of a %d-token batch differ from token by token",
                    ref_types[t].name, N_TOKENS);
         double max = 0, sq = 0;
@@ -168,7 +159,7 @@ static int test_tiny_random(void) {
     n = 33;
     float *ref = malloc(sizeof(float) * 33 * 32000), *ours = malloc(sizeof(float) * 33 * 32000);
     CHECK(read_floats(logits, ref, 33 * 32000));
-    if (eval_all(model, tokens, n, ours)) {
+    if (eval_tokens(model, tokens, n, 0, ours)) {
         double max = 0;
         int argmax_same = 0;
         for (int r = 0; r < n; r++) {
