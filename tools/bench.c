@@ -20,6 +20,7 @@
 enum {
     MAX_LIST = 64,             /* values a comma-separated option may hold */
     MAX_TOKENS = 1 << 20,      /* largest -p or -n */
+    MAX_PARALLEL = 256,        /* largest --parallel */
     PROBE_DEFAULT_MIB = 1024,  /* the bandwidth probe's buffer, by default at least */
     PROBE_MIB_PER_THREAD = 64, /* ... and at least this per thread */
     PROBE_MIN_MIB = 256,       /* what the fill gives at least, however slow */
@@ -44,6 +45,10 @@ static void usage(FILE *f) {
             "  -p, --n-prompt N,...    prompt tokens per pp test (default 512; 0 = no pp test)\n"
             "  -n, --n-gen N,...       generated tokens per tg test (default 128; 0 = no tg test)\n"
             "  -t, --threads N,...     threads (default: physical cores)\n"
+            "      --parallel N,...    sequences decoded together in tg tests (default 1): each step\n"
+            "                          is one forward pass over the next token of every sequence, as\n"
+            "                          a server's continuous batching does; t/s counts all of them\n"
+            "                          (test name tgNxS for S sequences)\n"
             "  -r, --repetitions N     measured runs of each test (default 5)\n"
             "  -c, --ctx-size N        context window (default: largest -p plus largest -n)\n"
             "  -o, --output md|json    a markdown table (default) or a JSON array, one object per test\n"
@@ -67,7 +72,7 @@ typedef struct int_list {
 
 typedef struct bench_options {
     const char *model;
-    int_list n_prompt, n_gen, threads;
+    int_list n_prompt, n_gen, threads, parallel;
     int reps;
     uint32_t n_ctx; /* 0 = derived */
     int json;
@@ -145,7 +150,7 @@ static int parse_args(int argc, char **argv, bench_options *o) {
                         !strcmp(a, "-n") || !strcmp(a, "--n-gen") || !strcmp(a, "-t") || !strcmp(a, "--threads") ||
                         !strcmp(a, "-r") || !strcmp(a, "--repetitions") || !strcmp(a, "-c") ||
                         !strcmp(a, "--ctx-size") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
-                        !strcmp(a, "--bw-mib");
+                        !strcmp(a, "--bw-mib") || !strcmp(a, "--parallel");
             if (known) {
                 cli_usage_error(CMD, "%s needs a value", a);
                 return -1;
@@ -158,6 +163,8 @@ static int parse_args(int argc, char **argv, bench_options *o) {
             if (parse_list(a, v, 0, MAX_TOKENS, &o->n_gen)) return -1;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (parse_list(a, v, 1, 1024, &o->threads)) return -1;
+        } else if (!strcmp(a, "--parallel")) {
+            if (parse_list(a, v, 1, MAX_PARALLEL, &o->parallel)) return -1;
         } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
             if (cli_parse_int(CMD, a, v, 1, 100000, &n)) return -1;
             o->reps = (int)n;
@@ -449,6 +456,7 @@ static void print_bandwidth(const probe *pr, int later) {
 typedef struct test_result {
     char name[32];
     int is_gen, n_tokens, threads;
+    int n_seq; /* sequences decoded together (tg) */
     const char *cpu;
     double *samples_s; /* seconds of each measured run */
     double ts_mean, ts_sd, gb_s, bw; /* bw: the probe's bytes/s (0 = none) */
@@ -468,17 +476,34 @@ static void make_tokens(const bibim_model *model, int32_t n_vocab, bibim_token *
     if (n > 0 && bibim_token_bos(model) >= 0) tokens[0] = bibim_token_bos(model);
 }
 
-/* One run from an empty KV cache: the whole batch at once (pp) or one token
- * after the other (tg). Seconds, or -1 after printing the error. */
-static double run_once(bibim_context *ctx, const bibim_token *tokens, int n, int is_gen) {
-    if (bibim_context_truncate(ctx, 0) != BIBIM_OK) {
-        fprintf(stderr, "bibim bench: %s\n", bibim_context_errmsg(ctx));
-        return -1;
+/* One run from empty KV caches: the whole batch at once (pp), or one token
+ * after the other (tg), in n_seq sequences together: step i evaluates
+ * token i of every sequence in one batch, with the logits of each (as a
+ * server samples each). Seconds, or -1 after printing the error. */
+static double run_once(bibim_context *ctx, const bibim_token *tokens, int n, int is_gen, int n_seq, float *logits) {
+    for (int s = 0; s < n_seq; s++) {
+        if (bibim_context_seq_truncate(ctx, s, 0) != BIBIM_OK) {
+            fprintf(stderr, "bibim bench: %s\n", bibim_context_errmsg(ctx));
+            return -1;
+        }
     }
+    bibim_token step_tokens[MAX_PARALLEL];
+    int32_t seq[MAX_PARALLEL];
+    uint8_t want[MAX_PARALLEL];
+    for (int s = 0; s < n_seq; s++) seq[s] = s, want[s] = 1;
     double t0 = now_seconds();
     for (int done = 0; done < n;) {
         int step = is_gen ? 1 : n;
-        if (bibim_context_eval(ctx, tokens + done, step, NULL) != BIBIM_OK) {
+        bibim_status st;
+        if (n_seq == 1) {
+            st = bibim_context_eval(ctx, tokens + done, step, NULL);
+        } else {
+            for (int s = 0; s < n_seq; s++) step_tokens[s] = tokens[done];
+            const bibim_batch batch = {.n_tokens = n_seq, .tokens = step_tokens, .seq = seq, .want_logits = want,
+                                       .logits = logits};
+            st = bibim_context_eval_batch(ctx, &batch);
+        }
+        if (st != BIBIM_OK) {
             fprintf(stderr, "bibim bench: %s\n", bibim_context_errmsg(ctx));
             return -1;
         }
@@ -487,8 +512,12 @@ static double run_once(bibim_context *ctx, const bibim_token *tokens, int n, int
     return now_seconds() - t0;
 }
 
+/* Tokens one run evaluates, in all its sequences. */
+static double run_tokens(const test_result *r) { return (double)r->n_tokens * r->n_seq; }
+
 /* `pr` (if not NULL) reads a couple of passes after each measured run. */
-static int run_test(bibim_context *ctx, const bibim_token *tokens, int reps, test_result *r, probe *pr) {
+static int run_test(bibim_context *ctx, const bibim_token *tokens, int reps, test_result *r, probe *pr,
+                    float *logits) {
     int tty = cli_stderr_is_tty();
     fprintf(stderr, "%s, %d thread%s: warm-up + %d run%s", r->name, r->threads, r->threads == 1 ? "" : "s", reps,
             reps == 1 ? "" : "s");
@@ -496,22 +525,22 @@ static int run_test(bibim_context *ctx, const bibim_token *tokens, int reps, tes
     /* Warm-up: pages in the weights and touches the scratch. For tg a few
      * tokens do that (every token reads the same weights). */
     int warm = r->is_gen ? (r->n_tokens < 4 ? r->n_tokens : 4) : r->n_tokens;
-    if (run_once(ctx, tokens, warm, r->is_gen) < 0) return -1;
+    if (run_once(ctx, tokens, warm, r->is_gen, r->n_seq, logits) < 0) return -1;
     double sum = 0;
     for (int i = 0; i < reps; i++) {
-        double s = run_once(ctx, tokens, r->n_tokens, r->is_gen);
+        double s = run_once(ctx, tokens, r->n_tokens, r->is_gen, r->n_seq, logits);
         if (s < 0) return -1;
         r->samples_s[i] = s;
         if (pr) probe_passes(pr, PROBE_RUN_PASSES, PROBE_RUN_PASSES, 0);
         if (tty) fprintf(stderr, "\r%s, %d thread%s: run %d/%d, %.2f t/s   ", r->name, r->threads,
-                         r->threads == 1 ? "" : "s", i + 1, reps, s > 0 ? r->n_tokens / s : 0.0);
+                         r->threads == 1 ? "" : "s", i + 1, reps, s > 0 ? run_tokens(r) / s : 0.0);
     }
     if (tty) fputc('\n', stderr);
-    for (int i = 0; i < reps; i++) sum += r->samples_s[i] > 0 ? r->n_tokens / r->samples_s[i] : 0;
+    for (int i = 0; i < reps; i++) sum += r->samples_s[i] > 0 ? run_tokens(r) / r->samples_s[i] : 0;
     r->ts_mean = sum / reps;
     double ss = 0;
     for (int i = 0; i < reps; i++) {
-        double d = (r->samples_s[i] > 0 ? r->n_tokens / r->samples_s[i] : 0) - r->ts_mean;
+        double d = (r->samples_s[i] > 0 ? run_tokens(r) / r->samples_s[i] : 0) - r->ts_mean;
         ss += d * d;
     }
     r->ts_sd = reps > 1 ? sqrt(ss / (reps - 1)) : 0;
@@ -649,6 +678,7 @@ static cJSON *json_row(const char *model, const char *file, const bibim_model_in
     cJSON_AddStringToObject(o, "test", r->name);
     cJSON_AddNumberToObject(o, "n_prompt", r->is_gen ? 0 : r->n_tokens);
     cJSON_AddNumberToObject(o, "n_gen", r->is_gen ? r->n_tokens : 0);
+    cJSON_AddNumberToObject(o, "n_seq", r->n_seq);
     cJSON_AddNumberToObject(o, "n_ctx", n_ctx);
     cJSON_AddNumberToObject(o, "repetitions", reps);
     cJSON_AddNumberToObject(o, "ts_mean", r->ts_mean);
@@ -656,7 +686,7 @@ static cJSON *json_row(const char *model, const char *file, const bibim_model_in
     cJSON *ts = cJSON_AddArrayToObject(o, "samples_ts"), *ns = cJSON_AddArrayToObject(o, "samples_ns");
     for (int i = 0; ts && ns && i < reps; i++) {
         double s = r->samples_s[i];
-        cJSON_AddItemToArray(ts, cJSON_CreateNumber(s > 0 ? r->n_tokens / s : 0));
+        cJSON_AddItemToArray(ts, cJSON_CreateNumber(s > 0 ? run_tokens(r) / s : 0));
         cJSON_AddItemToArray(ns, cJSON_CreateNumber(round(s * 1e9)));
     }
     cJSON_AddNumberToObject(o, "gb_s", r->gb_s);
@@ -700,17 +730,45 @@ typedef struct bench_state {
     table tab;
 } bench_state;
 
+/* Runs one test and prints (or keeps, for JSON) its row. */
+static int bench_test(bench_state *b, bibim_context *ctx, test_result *r, probe *pr, float *logits) {
+    const bench_options *o = &b->o;
+    make_tokens(b->model, b->info.n_vocab, b->tokens, r->n_tokens);
+    if (run_test(ctx, b->tokens, o->reps, r, pr, logits)) return -1;
+    r->bw = pr ? pr->best : 0; /* the best so far, up to this test's last run */
+    /* GB/s: bytes per evaluation times evaluations per second (a tg step
+     * reads the weights once for all its sequences). */
+    double per_s = 0;
+    for (int i = 0; i < o->reps; i++) per_s += r->samples_s[i] > 0 ? (r->is_gen ? r->n_tokens : 1) / r->samples_s[i] : 0;
+    r->gb_s = (double)b->streamed * (per_s / o->reps) / 1e9;
+    if (!o->json) {
+        print_row(&b->tab, b->name_md, &b->info, r);
+        return 0;
+    }
+    cJSON *row = json_row(b->name_json, o->model, &b->info, b->streamed, bibim_context_n_ctx(ctx), o->reps, r);
+    if (!row || !cJSON_AddItemToArray(b->json, row)) {
+        cJSON_Delete(row);
+        fprintf(stderr, "bibim bench: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int bench_threads(bench_state *b, int ti) {
     const bench_options *o = &b->o;
     bibim_context_params cp = bibim_context_default_params();
     cp.n_ctx = o->n_ctx;
     cp.n_threads = o->threads.v[ti];
-    int max_p = list_max(&o->n_prompt);
-    cp.n_batch = (uint32_t)(max_p > 0 ? max_p : 1);
+    int max_p = list_max(&o->n_prompt), max_seq = list_max(&o->parallel);
+    cp.n_batch = (uint32_t)(max_p > max_seq ? max_p : max_seq);
+    cp.n_seq = (uint32_t)max_seq;
     bibim_context *ctx = NULL;
     int rc = EXIT_INPUT;
     double *samples = malloc((size_t)o->reps * sizeof *samples);
-    if (!samples) {
+    float *logits = max_seq > 1 ? malloc((size_t)max_seq * (size_t)b->info.n_vocab * sizeof *logits) : NULL;
+    if (!samples || (max_seq > 1 && !logits)) {
+        free(samples);
+        free(logits);
         fprintf(stderr, "bibim bench: out of memory\n");
         return EXIT_INPUT;
     }
@@ -730,27 +788,14 @@ static int bench_threads(bench_state *b, int ti) {
     for (int kind = 0; kind < 2; kind++) {
         const int_list *l = kind ? &o->n_gen : &o->n_prompt;
         for (int k = 0; k < l->n; k++) {
-            if (l->v[k] == 0) continue;
-            test_result r = {.is_gen = kind, .n_tokens = l->v[k], .threads = o->threads.v[ti],
-                             .cpu = bibim_context_cpu_level(ctx), .samples_s = samples};
-            snprintf(r.name, sizeof r.name, "%s%d", kind ? "tg" : "pp", r.n_tokens);
-            make_tokens(b->model, b->info.n_vocab, b->tokens, r.n_tokens);
-            if (run_test(ctx, b->tokens, o->reps, &r, pr)) goto done;
-            r.bw = pr ? pr->best : 0; /* the best so far, up to this test's last run */
-            /* GB/s: bytes per evaluation times evaluations per second. */
-            double per_s = 0;
-            for (int i = 0; i < o->reps; i++) per_s += samples[i] > 0 ? (kind ? r.n_tokens : 1) / samples[i] : 0;
-            r.gb_s = (double)b->streamed * (per_s / o->reps) / 1e9;
-            if (o->json) {
-                cJSON *row = json_row(b->name_json, o->model, &b->info, b->streamed, bibim_context_n_ctx(ctx),
-                                      o->reps, &r);
-                if (!row || !cJSON_AddItemToArray(b->json, row)) {
-                    cJSON_Delete(row);
-                    fprintf(stderr, "bibim bench: out of memory\n");
-                    goto done;
-                }
-            } else {
-                print_row(&b->tab, b->name_md, &b->info, &r);
+            for (int pi = 0; pi < (kind ? o->parallel.n : 1); pi++) {
+                if (l->v[k] == 0) continue;
+                test_result r = {.is_gen = kind, .n_tokens = l->v[k], .threads = o->threads.v[ti],
+                                 .n_seq = kind ? o->parallel.v[pi] : 1, .cpu = bibim_context_cpu_level(ctx),
+                                 .samples_s = samples};
+                snprintf(r.name, sizeof r.name, "%s%d", kind ? "tg" : "pp", r.n_tokens);
+                if (r.n_seq > 1) snprintf(r.name + strlen(r.name), sizeof r.name - strlen(r.name), "x%d", r.n_seq);
+                if (bench_test(b, ctx, &r, pr, logits)) goto done;
             }
         }
     }
@@ -760,6 +805,7 @@ done:
     if (rc == EXIT_OK && pr && pr->best > bw_start) print_bandwidth(pr, 1);
     probe_free(pr);
     free(samples);
+    free(logits);
     return rc;
 }
 
@@ -786,6 +832,7 @@ static int bench(bench_state *b) {
     }
     /* Widths for t/s up to "99999.99 ± 9999.99", GB/s and % bw up to 9999.99. */
     b->tab.w[5] = (int)strlen("pp") + snprintf(NULL, 0, "%d", max_len);
+    if (list_max(&o->parallel) > 1) b->tab.w[5] += 1 + snprintf(NULL, 0, "%d", list_max(&o->parallel));
     b->tab.w[6] = 18;
     b->tab.w[7] = b->tab.w[8] = 7;
     for (int i = 0; i < o->threads.n; i++) {
@@ -810,7 +857,8 @@ static int bench(bench_state *b) {
 
 int cmd_bench(int argc, char **argv) {
     bench_state b = {.o = {.reps = 5, .bw_mib = -1}}; /* -1: the probe's default size */
-    b.o.n_prompt.n = b.o.n_gen.n = 1;
+    b.o.n_prompt.n = b.o.n_gen.n = b.o.parallel.n = 1;
+    b.o.parallel.v[0] = 1;
     b.o.n_prompt.v[0] = 512;
     b.o.n_gen.v[0] = 128;
     int parsed = parse_args(argc, argv, &b.o);

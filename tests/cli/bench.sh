@@ -94,6 +94,7 @@ for (const o of a) {
     const n = o.n_prompt + o.n_gen;
     need(o.samples_ts.every((x, i) => Math.abs(x - n / (o.samples_ns[i] * 1e-9)) <= 1e-3 * x), "samples agree");
     need(o.test === (o.n_prompt ? "pp" + o.n_prompt : "tg" + o.n_gen), "test name " + o.test);
+    need(o.n_seq === 1, "n_seq " + o.n_seq);
     need(o.n_ctx === 24, "n_ctx " + o.n_ctx);
     need(Math.abs(o.bw_pct - 100 * o.gb_s / o.mem_bw_gb_s) <= 1e-6 * o.bw_pct, "bw_pct");
 }
@@ -111,6 +112,20 @@ node -e 'const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
     process.exit(a.length === 1 && a[0].bw_pct === null && a[0].mem_bw_gb_s === null && a[0].n_ctx === 100 ? 0 : 1)' \
     "$TMP/out" && pass bench_json_null_bw || fail bench_json_null_bw "$(head -c 300 "$TMP/out")"
 
+# --parallel S: each tg step is one batch of the next token of S sequences;
+# t/s counts the tokens of all of them, GB/s the weights read once a step.
+expect bench_parallel 0 "$BIBIM" bench -m "$model" -p 8 -n 4 -r 2 -t 1 --parallel 1,3 --bw-mib 0
+mdcheck bench_parallel_rows "$TMP/out" "1:pp8 1:tg4 1:tg4x3"
+expect bench_parallel_json 0 "$BIBIM" bench -m "$model" -p 0 -n 4 -r 2 -t 2 --parallel 2 -o json --bw-mib 0
+node -e 'const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const o = a[0], bad = [];
+    if (a.length !== 1 || o.test !== "tg4x2" || o.n_seq !== 2 || o.n_gen !== 4) bad.push("test " + o.test);
+    o.samples_ts.forEach((x, i) => { if (Math.abs(x - 8 / (o.samples_ns[i] * 1e-9)) > 1e-3 * x) bad.push("t/s"); });
+    const steps = o.samples_ns.reduce((s, ns) => s + 4 / (ns * 1e-9), 0) / 2;
+    if (Math.abs(o.gb_s - o.weight_bytes_read * steps / 1e9) > 1e-6 * o.gb_s) bad.push("gb_s " + o.gb_s);
+    if (bad.length) { console.log(bad.join("; ")); process.exit(1); }' "$TMP/out" >"$TMP/why" 2>&1 &&
+    pass bench_parallel_fields || fail bench_parallel_fields "$(head -c 400 "$TMP/why") $(head -c 300 "$TMP/out")"
+
 # Usage errors exit 1 and name the option; a bad model exits 2 and names the file.
 usage_case() {
     local name=$1 opt=$2; shift 2
@@ -125,6 +140,8 @@ usage_case bench_bad_output -o -m "$model" -o xml
 usage_case bench_small_ctx -c -m "$model" -p 16 -c 8
 usage_case bench_no_value -n -m "$model" -n
 usage_case bench_nothing -p -m "$model" -p 0 -n 0
+usage_case bench_bad_parallel --parallel -m "$model" --parallel 0
+usage_case bench_too_parallel --parallel -m "$model" --parallel 1,257
 usage_case bench_no_model -m -p 16
 usage_case bench_unknown_option --frobnicate -m "$model" --frobnicate
 expect bench_missing_model 2 "$BIBIM" bench -m "$TMP/none.gguf" -p 4 -n 4 -r 1 --bw-mib 0
