@@ -72,8 +72,8 @@ static void *alloc_floats(const bibim_context *c, int64_t n) {
 
 /* Bytes of a packed group of `w` if forward.c packs it per product, else 0. */
 static size_t repack_bytes(const bibim_context *c, const matrix *w) {
-    const packed_kernel *pk = forward_repack_kernel(c, w);
-    return pk ? pk->packed_size(PACK_ROWS, w->n_in) : 0;
+    const packed_layout *layout = forward_repack_layout(c, w);
+    return layout ? layout->packed_size(PACK_ROWS, w->n_in) : 0;
 }
 
 /* The largest of them over the model's matrices, rounded up to 64. */

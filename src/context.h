@@ -60,9 +60,9 @@ static inline size_t kv_offset(const bibim_context *c, int32_t seq, int layer) {
     return ((size_t)seq * (size_t)c->model->hp.n_layer + (size_t)layer) * c->n_ctx * (size_t)c->kv.kv_dim;
 }
 
-/* The packed kernel with which products of `w` over many tokens pack it
+/* The packed layout into which products of `w` over many tokens pack it
  * group by group (w is in file layout; see forward.c), or NULL. */
-const packed_kernel *forward_repack_kernel(const bibim_context *ctx, const matrix *w);
+const packed_layout *forward_repack_layout(const bibim_context *ctx, const matrix *w);
 
 /* Runs the forward pass over n <= n_batch tokens; token t goes to slot
  * s.seq[t] at position s.pos[t] (the caller fills both, and advances the

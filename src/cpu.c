@@ -67,7 +67,7 @@ int cpu_level_supported(cpu_level level) {
     /* The i8mm level runs the dotprod level's kernels too. */
     case CPU_LEVEL_I8MM:
         return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0 && (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0 &&
-               packed_kernel_i8mm(BIBIM_TYPE_Q4_0) != NULL;
+               packed_gemm_i8mm(BIBIM_TYPE_Q4_0) != NULL;
 #endif
 #endif
 #elif defined(__arm__) && defined(__linux__) && defined(HWCAP_ARM_NEON) && defined(HWCAP_ARM_VFPv4)
@@ -120,33 +120,32 @@ const dot_kernel *dot_kernel_at(bibim_type type, cpu_level level) {
     return k ? k : dot_kernel_for(type);
 }
 
-/* The quantized types' packed kernels, then F16/BF16's, at one level. */
-static const packed_kernel *packed_at_exactly(bibim_type type, cpu_level level) {
+const packed_layout *packed_layout_for(bibim_type type) {
+    const packed_layout *l = packed_layout_quant(type);
+    return l ? l : packed_layout_f16(type);
+}
+
+/* The quantized types' gemm, then F16/BF16's, at one level. */
+static packed_gemm_fn packed_gemm_exactly(bibim_type type, cpu_level level) {
+    packed_gemm_fn g = NULL;
     switch (level) {
-    case CPU_LEVEL_AVX512: {
-        const packed_kernel *k = packed_kernel_avx512(type);
-        return k ? k : packed_kernel_f16_avx512(type);
-    }
-    case CPU_LEVEL_AVX2: {
-        const packed_kernel *k = packed_kernel_avx2(type);
-        return k ? k : packed_kernel_f16_avx2(type);
-    }
-    case CPU_LEVEL_SCALAR: {
-        const packed_kernel *k = packed_kernel_scalar(type);
-        return k ? k : packed_kernel_f16_scalar(type);
-    }
+    case CPU_LEVEL_AVX512: g = packed_gemm_avx512(type); return g ? g : packed_gemm_f16_avx512(type);
+    case CPU_LEVEL_AVX2: g = packed_gemm_avx2(type); return g ? g : packed_gemm_f16_avx2(type);
+    case CPU_LEVEL_SCALAR: g = packed_gemm_scalar(type); return g ? g : packed_gemm_f16_scalar(type);
+    case CPU_LEVEL_I8MM: return packed_gemm_i8mm(type);
+    case CPU_LEVEL_DOTPROD: return packed_gemm_dotprod(type);
     default: return NULL;
     }
 }
 
-const packed_kernel *packed_kernel_at(bibim_type type, cpu_level level) {
-    const packed_kernel *k = NULL;
+packed_gemm_fn packed_gemm_at(bibim_type type, cpu_level level) {
+    packed_gemm_fn g = NULL;
     switch (level) {
-    case CPU_LEVEL_AVX512: k = packed_at_exactly(type, CPU_LEVEL_AVX512); if (k) return k; /* fall through */
-    case CPU_LEVEL_AVX2: k = packed_at_exactly(type, CPU_LEVEL_AVX2); break;
-    case CPU_LEVEL_I8MM: k = packed_kernel_i8mm(type); if (k) return k; /* fall through */
-    case CPU_LEVEL_DOTPROD: k = packed_kernel_dotprod(type); break;
+    case CPU_LEVEL_AVX512: g = packed_gemm_exactly(type, CPU_LEVEL_AVX512); if (g) return g; /* fall through */
+    case CPU_LEVEL_AVX2: g = packed_gemm_exactly(type, CPU_LEVEL_AVX2); break;
+    case CPU_LEVEL_I8MM: g = packed_gemm_exactly(type, CPU_LEVEL_I8MM); if (g) return g; /* fall through */
+    case CPU_LEVEL_DOTPROD: g = packed_gemm_exactly(type, CPU_LEVEL_DOTPROD); break;
     default: break;
     }
-    return k ? k : packed_at_exactly(type, CPU_LEVEL_SCALAR);
+    return g ? g : packed_gemm_exactly(type, CPU_LEVEL_SCALAR);
 }

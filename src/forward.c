@@ -69,7 +69,8 @@ static void matmul_task(void *arg, int64_t task, int thread) {
  * is packed first, into the calling thread's part of pack_buf. */
 typedef struct packed_job {
     const matrix *w;
-    const packed_kernel *kernel;
+    packed_gemm_fn gemm;
+    const packed_layout *layout; /* with pack_buf: packs each group first */
     size_t group_bytes;
     const uint8_t *act;
     size_t act_stride;
@@ -83,7 +84,7 @@ static const uint8_t *packed_group(const packed_job *j, int64_t g, int thread) {
     if (!j->pack_buf) return (const uint8_t *)j->w->packed + (size_t)g * j->group_bytes;
     uint8_t *buf = j->pack_buf + (size_t)thread * j->pack_stride;
     const uint8_t *rows = (const uint8_t *)j->w->data + (size_t)(g * PACK_ROWS) * j->w->row_bytes;
-    j->kernel->pack(rows, j->w->row_bytes, PACK_ROWS, j->w->n_in, buf);
+    j->layout->pack(rows, j->w->row_bytes, PACK_ROWS, j->w->n_in, buf);
     return buf;
 }
 
@@ -91,8 +92,8 @@ static void packed_task(void *arg, int64_t task, int thread) {
     const packed_job *j = arg;
     int64_t g1 = (task + 1) * j->groups_per_task < j->n_groups ? (task + 1) * j->groups_per_task : j->n_groups;
     for (int64_t g = task * j->groups_per_task; g < g1; g++)
-        j->kernel->gemm(j->w->n_in, packed_group(j, g, thread), j->act, j->act_stride, j->n_tokens,
-                        j->y + g * PACK_ROWS, j->y_stride);
+        j->gemm(j->w->n_in, packed_group(j, g, thread), j->act, j->act_stride, j->n_tokens, j->y + g * PACK_ROWS,
+                j->y_stride);
 }
 
 /* Multiply-adds below which a product runs on the calling thread alone:
@@ -103,9 +104,10 @@ enum { PARALLEL_MIN_WORK = 1 << 16 };
 
 static int worth_threads(int64_t work) { return work >= PARALLEL_MIN_WORK; }
 
-static void matmul_packed(bibim_context *c, const matrix *w, const packed_kernel *pk, int repack, int64_t n_tokens,
+static void matmul_packed(bibim_context *c, const matrix *w, const packed_layout *layout, int repack, int64_t n_tokens,
                           float *y, int64_t y_stride) {
-    packed_job j = {.w = w, .kernel = pk, .group_bytes = pk->packed_size(PACK_ROWS, w->n_in), .act = c->s.act,
+    packed_job j = {.w = w, .gemm = packed_gemm_at(w->type, c->cpu), .layout = layout,
+                    .group_bytes = layout->packed_size(PACK_ROWS, w->n_in), .act = c->s.act,
                     .act_stride = c->s.act_row_stride, .y = y, .y_stride = y_stride, .n_tokens = n_tokens,
                     .n_groups = w->n_out / PACK_ROWS, .pack_buf = repack ? c->s.pack_buf : NULL,
                     .pack_stride = c->s.pack_stride};
@@ -129,7 +131,7 @@ static void matmul_packed(bibim_context *c, const matrix *w, const packed_kernel
  * logits do not depend on how many share the product. */
 enum { REPACK_MIN_TOKENS = 8 };
 
-const packed_kernel *forward_repack_kernel(const bibim_context *c, const matrix *w) {
+const packed_layout *forward_repack_layout(const bibim_context *c, const matrix *w) {
     if (w->packed || w->n_out % PACK_ROWS != 0) return NULL;
     switch (c->cpu) {
     case CPU_LEVEL_AVX2:
@@ -142,19 +144,19 @@ const packed_kernel *forward_repack_kernel(const bibim_context *c, const matrix 
         break;
     default: return NULL; /* no packed kernels there: rows are faster */
     }
-    return packed_kernel_at(w->type, c->cpu);
+    return packed_layout_for(w->type);
 }
 
 /* y = W x for the n_tokens rows prepared by prepare_acts. */
 static void matmul(bibim_context *c, const matrix *w, int64_t n_tokens, float *y, int64_t y_stride) {
-    const packed_kernel *pk = w->packed ? packed_kernel_at(w->type, c->cpu) : NULL;
-    if (pk) {
-        matmul_packed(c, w, pk, 0, n_tokens, y, y_stride);
+    const packed_layout *layout = w->packed ? packed_layout_for(w->type) : NULL;
+    if (layout) {
+        matmul_packed(c, w, layout, 0, n_tokens, y, y_stride);
         return;
     }
-    pk = n_tokens >= REPACK_MIN_TOKENS && c->s.pack_buf ? forward_repack_kernel(c, w) : NULL;
-    if (pk && pk->packed_size(PACK_ROWS, w->n_in) <= c->s.pack_stride) {
-        matmul_packed(c, w, pk, 1, n_tokens, y, y_stride);
+    layout = n_tokens >= REPACK_MIN_TOKENS && c->s.pack_buf ? forward_repack_layout(c, w) : NULL;
+    if (layout && layout->packed_size(PACK_ROWS, w->n_in) <= c->s.pack_stride) {
+        matmul_packed(c, w, layout, 1, n_tokens, y, y_stride);
         return;
     }
     matmul_job j = {.w = w, .kernel = dot_kernel_at(w->type, c->cpu), .act = c->s.act,

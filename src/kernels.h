@@ -65,43 +65,53 @@ const dot_kernel *dot_kernel_at(bibim_type type, cpu_level level);
 /* Packed weights: groups of 8 rows with their blocks interleaved, so one
  * step of a SIMD kernel computes 8 outputs at once (no horizontal sums) and
  * several tokens share each unpacked weight block. The model repacks a
- * matrix at load when its type has a packed kernel; the packed copy
- * replaces the mapped rows, which are then released. Results are bit for
- * bit those of the row kernels (dot_kernel_at) of the same level. */
+ * matrix at load when its type has a packed layout; the packed copy
+ * replaces the mapped rows, which are then released.
+ *
+ * A type's packed layout is one for all levels (packed_scalar.c,
+ * packed_f16.c); each level supplies only a gemm over it, whose results
+ * are bit for bit those of the row kernels (dot_kernel_at) of the same
+ * level. */
 enum { PACK_ROWS = 8 };
 
-typedef struct packed_kernel {
+typedef struct packed_layout {
     /* Bytes of the packed form of n_rows (a multiple of PACK_ROWS) rows of
      * n elements. */
     size_t (*packed_size)(int64_t n_rows, int64_t n);
     /* Packs n_rows rows (row r at rows + r * row_bytes) into out. */
     void (*pack)(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out);
-    /* For the PACK_ROWS rows of one packed group (at `group`, each row n
-     * elements) and n_tokens activation rows (token t at acts + t *
-     * act_stride, in the row kernel's activation type):
-     * y[t * y_stride + r] = row r . token t, for r < PACK_ROWS. */
-    void (*gemm)(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
-                 int64_t y_stride);
-} packed_kernel;
+} packed_layout;
 
-/* The packed kernel for weights of `type` at `level`, or NULL (then the
- * matrix stays in its file layout). The packed layout is the same at every
- * level; only the speed of gemm differs. */
-const packed_kernel *packed_kernel_at(bibim_type type, cpu_level level);
+/* For the PACK_ROWS rows of one packed group (at `group`, each row n
+ * elements) and n_tokens activation rows (token t at acts + t * act_stride,
+ * in the row kernel's activation type):
+ * y[t * y_stride + r] = row r . token t, for r < PACK_ROWS. */
+typedef void (*packed_gemm_fn)(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens,
+                               float *y, int64_t y_stride);
 
-/* Each level's own kernels (dot_<level>.c), NULL for types it leaves to the
- * level below. Only dot_kernel_at calls these. */
+/* The packed layout of `type`, or NULL (then matrices of the type stay in
+ * their file layout). */
+const packed_layout *packed_layout_for(bibim_type type);
+/* The gemm over packed_layout_for(type) at `level` (the best of that level
+ * and those below it), or NULL exactly when the type has no packed layout. */
+packed_gemm_fn packed_gemm_at(bibim_type type, cpu_level level);
+
+/* Each level's own kernels (dot_<level>.c, packed_<level>.c), NULL for
+ * types it leaves to the level below. Only dot_kernel_at, packed_layout_for
+ * and packed_gemm_at call these. */
 const dot_kernel *dot_kernel_avx2(bibim_type type);
 const dot_kernel *dot_kernel_avx512(bibim_type type);
 const dot_kernel *dot_kernel_neon(bibim_type type);
 const dot_kernel *dot_kernel_dotprod(bibim_type type);
-const packed_kernel *packed_kernel_scalar(bibim_type type);
-const packed_kernel *packed_kernel_avx2(bibim_type type);
-const packed_kernel *packed_kernel_avx512(bibim_type type);
-const packed_kernel *packed_kernel_dotprod(bibim_type type);
-const packed_kernel *packed_kernel_i8mm(bibim_type type);
-const packed_kernel *packed_kernel_f16_scalar(bibim_type type); /* F16 and BF16 (packed_f16*.c) */
-const packed_kernel *packed_kernel_f16_avx2(bibim_type type);
-const packed_kernel *packed_kernel_f16_avx512(bibim_type type);
+const packed_layout *packed_layout_quant(bibim_type type); /* Q4_0, Q8_0, Q4_K, Q6_K (packed_scalar.c) */
+const packed_layout *packed_layout_f16(bibim_type type);   /* F16 and BF16 (packed_f16.c) */
+packed_gemm_fn packed_gemm_scalar(bibim_type type);
+packed_gemm_fn packed_gemm_avx2(bibim_type type);
+packed_gemm_fn packed_gemm_avx512(bibim_type type);
+packed_gemm_fn packed_gemm_dotprod(bibim_type type);
+packed_gemm_fn packed_gemm_i8mm(bibim_type type);
+packed_gemm_fn packed_gemm_f16_scalar(bibim_type type);
+packed_gemm_fn packed_gemm_f16_avx2(bibim_type type);
+packed_gemm_fn packed_gemm_f16_avx512(bibim_type type);
 
 #endif

@@ -374,12 +374,12 @@ static bibim_status repack_matrices(bibim_model *m, int release, const char *pat
     if (!cpu_level_supported(CPU_LEVEL_AVX2)) return BIBIM_OK;
     for (int i = 0; i < n_matrices(m); i++) {
         matrix *w = model_matrix(m, i);
-        const packed_kernel *pk = packed_kernel_at(w->type, CPU_LEVEL_SCALAR);
-        if (!pk || w->n_out % PACK_ROWS != 0 || w->data == m->token_embd.data) continue;
-        size_t size = pk->packed_size(w->n_out, w->n_in);
+        const packed_layout *layout = packed_layout_for(w->type);
+        if (!layout || w->n_out % PACK_ROWS != 0 || w->data == m->token_embd.data) continue;
+        size_t size = layout->packed_size(w->n_out, w->n_in);
         w->packed = mem_aligned_alloc(&m->alloc, 64, size); /* kernels.h: groups start on cache lines */
         if (!w->packed) return model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory repacking weights", path);
-        pk->pack(w->data, w->row_bytes, w->n_out, w->n_in, w->packed);
+        layout->pack(w->data, w->row_bytes, w->n_out, w->n_in, w->packed);
         if (release) release_mapped(w->data, w->row_bytes * (size_t)w->n_out);
     }
     return BIBIM_OK;

@@ -493,57 +493,19 @@ static void gemm_q6_K(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
-/* pack and packed_size are the scalar level's. */
-static size_t packed_size_q4_0(int64_t n_rows, int64_t n) {
-    return packed_kernel_scalar(BIBIM_TYPE_Q4_0)->packed_size(n_rows, n);
-}
-
-static void pack_q4_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
-    packed_kernel_scalar(BIBIM_TYPE_Q4_0)->pack(rows, row_bytes, n_rows, n, out);
-}
-
-static size_t packed_size_q8_0(int64_t n_rows, int64_t n) {
-    return packed_kernel_scalar(BIBIM_TYPE_Q8_0)->packed_size(n_rows, n);
-}
-
-static void pack_q8_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
-    packed_kernel_scalar(BIBIM_TYPE_Q8_0)->pack(rows, row_bytes, n_rows, n, out);
-}
-
-static size_t packed_size_q4_K(int64_t n_rows, int64_t n) {
-    return packed_kernel_scalar(BIBIM_TYPE_Q4_K)->packed_size(n_rows, n);
-}
-
-static void pack_q4_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
-    packed_kernel_scalar(BIBIM_TYPE_Q4_K)->pack(rows, row_bytes, n_rows, n, out);
-}
-
-static size_t packed_size_q6_K(int64_t n_rows, int64_t n) {
-    return packed_kernel_scalar(BIBIM_TYPE_Q6_K)->packed_size(n_rows, n);
-}
-
-static void pack_q6_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
-    packed_kernel_scalar(BIBIM_TYPE_Q6_K)->pack(rows, row_bytes, n_rows, n, out);
-}
-
-static const packed_kernel kernel_q4_0 = {packed_size_q4_0, pack_q4_0, gemm_q4_0};
-static const packed_kernel kernel_q6_K = {packed_size_q6_K, pack_q6_K, gemm_q6_K};
-static const packed_kernel kernel_q4_K = {packed_size_q4_K, pack_q4_K, gemm_q4_K};
-static const packed_kernel kernel_q8_0 = {packed_size_q8_0, pack_q8_0, gemm_q8_0};
-
-const packed_kernel *packed_kernel_avx512(bibim_type type) {
+packed_gemm_fn packed_gemm_avx512(bibim_type type) {
     switch (type) {
-    case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
-    case BIBIM_TYPE_Q8_0: return &kernel_q8_0;
-    case BIBIM_TYPE_Q4_K: return &kernel_q4_K;
-    case BIBIM_TYPE_Q6_K: return &kernel_q6_K;
+    case BIBIM_TYPE_Q4_0: return gemm_q4_0;
+    case BIBIM_TYPE_Q8_0: return gemm_q8_0;
+    case BIBIM_TYPE_Q4_K: return gemm_q4_K;
+    case BIBIM_TYPE_Q6_K: return gemm_q6_K;
     default: return NULL;
     }
 }
 
 #else /* not x86-64 with AVX-512: no kernels of this level */
 
-const packed_kernel *packed_kernel_avx512(bibim_type type) {
+packed_gemm_fn packed_gemm_avx512(bibim_type type) {
     (void)type;
     return NULL;
 }

@@ -128,14 +128,21 @@ static void gemm_bf16(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
-static const packed_kernel kernel_f16 = {packed_size_f16, pack_f16, gemm_f16};
-static const packed_kernel kernel_bf16 = {packed_size_bf16, pack_bf16, gemm_bf16};
+static const packed_layout layout_f16 = {packed_size_f16, pack_f16};
+static const packed_layout layout_bf16 = {packed_size_bf16, pack_bf16};
 
-const packed_kernel *packed_kernel_f16_scalar(bibim_type type);
-const packed_kernel *packed_kernel_f16_scalar(bibim_type type) {
+const packed_layout *packed_layout_f16(bibim_type type) {
     switch (type) {
-    case BIBIM_TYPE_F16: return &kernel_f16;
-    case BIBIM_TYPE_BF16: return &kernel_bf16;
+    case BIBIM_TYPE_F16: return &layout_f16;
+    case BIBIM_TYPE_BF16: return &layout_bf16;
+    default: return NULL;
+    }
+}
+
+packed_gemm_fn packed_gemm_f16_scalar(bibim_type type) {
+    switch (type) {
+    case BIBIM_TYPE_F16: return gemm_f16;
+    case BIBIM_TYPE_BF16: return gemm_bf16;
     default: return NULL;
     }
 }

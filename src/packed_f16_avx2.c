@@ -10,18 +10,14 @@
  * dot_avx2.c) and the tail elements one by one. Bit for bit the row
  * kernel's results.
  *
- * Only packed_kernel_at (cpu.c) calls packed_kernel_f16_avx2, after
+ * Only packed_gemm_at (cpu.c) calls packed_gemm_f16_avx2, after
  * checking that the CPU has AVX2, FMA and F16C. */
 #include "kernels.h"
-
-const packed_kernel *packed_kernel_f16_avx2(bibim_type type);
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include <immintrin.h>
 #include <string.h>
-
-const packed_kernel *packed_kernel_f16_scalar(bibim_type type);
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 /* The loops over the tile's rows, tokens and halves must unroll, so that
@@ -169,34 +165,17 @@ static void gemm_bf16(int64_t n, const void *group, const void *acts, size_t act
         for (int r0 = 0; r0 < 8; r0 += 4) tile_bf16(n, w, r0, 4, a + (size_t)t * act_stride, act_stride, 1, y + t * y_stride, y_stride);
 }
 
-/* The layout is the scalar twin's: its packed_size and pack. */
-static size_t packed_size_f16(int64_t n_rows, int64_t n) {
-    return packed_kernel_f16_scalar(BIBIM_TYPE_F16)->packed_size(n_rows, n);
-}
-static void pack_f16(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
-    packed_kernel_f16_scalar(BIBIM_TYPE_F16)->pack(rows, row_bytes, n_rows, n, out);
-}
-static size_t packed_size_bf16(int64_t n_rows, int64_t n) {
-    return packed_kernel_f16_scalar(BIBIM_TYPE_BF16)->packed_size(n_rows, n);
-}
-static void pack_bf16(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
-    packed_kernel_f16_scalar(BIBIM_TYPE_BF16)->pack(rows, row_bytes, n_rows, n, out);
-}
-
-static const packed_kernel kernel_f16 = {packed_size_f16, pack_f16, gemm_f16};
-static const packed_kernel kernel_bf16 = {packed_size_bf16, pack_bf16, gemm_bf16};
-
-const packed_kernel *packed_kernel_f16_avx2(bibim_type type) {
+packed_gemm_fn packed_gemm_f16_avx2(bibim_type type) {
     switch (type) {
-    case BIBIM_TYPE_F16: return &kernel_f16;
-    case BIBIM_TYPE_BF16: return &kernel_bf16;
+    case BIBIM_TYPE_F16: return gemm_f16;
+    case BIBIM_TYPE_BF16: return gemm_bf16;
     default: return NULL;
     }
 }
 
 #else
 
-const packed_kernel *packed_kernel_f16_avx2(bibim_type type) {
+packed_gemm_fn packed_gemm_f16_avx2(bibim_type type) {
     (void)type;
     return NULL;
 }

@@ -18,7 +18,7 @@
  * itself and the copy dropped), up to 2 pairs per tile.
  *
  * Built with -march=armv8.2-a+dotprod+i8mm (Makefile: FLAGS_packed_i8mm);
- * only packed_kernel_at calls packed_kernel_i8mm, for the i8mm level,
+ * only packed_gemm_at calls packed_gemm_i8mm, for the i8mm level,
  * which cpu_level_supported checks in HWCAP2. */
 #include "kernels.h"
 
@@ -143,22 +143,16 @@ static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
-/* pack and packed_size are the scalar level's. */
-static size_t packed_size_q4_0(int64_t n_rows, int64_t n) {
-    return packed_kernel_scalar(BIBIM_TYPE_Q4_0)->packed_size(n_rows, n);
+packed_gemm_fn packed_gemm_i8mm(bibim_type type) {
+    switch (type) {
+    case BIBIM_TYPE_Q4_0: return gemm_q4_0;
+    default: return NULL;
+    }
 }
-
-static void pack_q4_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
-    packed_kernel_scalar(BIBIM_TYPE_Q4_0)->pack(rows, row_bytes, n_rows, n, out);
-}
-
-static const packed_kernel kernel_q4_0 = {packed_size_q4_0, pack_q4_0, gemm_q4_0};
-
-const packed_kernel *packed_kernel_i8mm(bibim_type type) { return type == BIBIM_TYPE_Q4_0 ? &kernel_q4_0 : NULL; }
 
 #else
 
-const packed_kernel *packed_kernel_i8mm(bibim_type type) {
+packed_gemm_fn packed_gemm_i8mm(bibim_type type) {
     (void)type;
     return NULL;
 }

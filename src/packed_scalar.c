@@ -148,7 +148,6 @@ static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
-static const packed_kernel kernel_q4_0 = {packed_size_q4_0, pack_q4_0, gemm_q4_0};
 
 /* ------------------------------------------------------------------------ */
 /* Q8_0                                                                     */
@@ -235,7 +234,6 @@ static void gemm_q8_0(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
-static const packed_kernel kernel_q8_0 = {packed_size_q8_0, pack_q8_0, gemm_q8_0};
 
 /* ------------------------------------------------------------------------ */
 /* K-quants: Q4_K, Q6_K (activations Q8_K)                                  */
@@ -384,7 +382,6 @@ static void gemm_q4_K(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
-static const packed_kernel kernel_q4_K = {packed_size_q4_K, pack_q4_K, gemm_q4_K};
 
 /* Q6_K. Layout of a group's super-block (1696 bytes, a multiple of 32):
  *
@@ -490,14 +487,28 @@ static void gemm_q6_K(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
-static const packed_kernel kernel_q6_K = {packed_size_q6_K, pack_q6_K, gemm_q6_K};
 
-const packed_kernel *packed_kernel_scalar(bibim_type type) {
+static const packed_layout layout_q4_0 = {packed_size_q4_0, pack_q4_0};
+static const packed_layout layout_q8_0 = {packed_size_q8_0, pack_q8_0};
+static const packed_layout layout_q4_K = {packed_size_q4_K, pack_q4_K};
+static const packed_layout layout_q6_K = {packed_size_q6_K, pack_q6_K};
+
+const packed_layout *packed_layout_quant(bibim_type type) {
     switch (type) {
-    case BIBIM_TYPE_Q4_0: return &kernel_q4_0;
-    case BIBIM_TYPE_Q8_0: return &kernel_q8_0;
-    case BIBIM_TYPE_Q4_K: return &kernel_q4_K;
-    case BIBIM_TYPE_Q6_K: return &kernel_q6_K;
+    case BIBIM_TYPE_Q4_0: return &layout_q4_0;
+    case BIBIM_TYPE_Q8_0: return &layout_q8_0;
+    case BIBIM_TYPE_Q4_K: return &layout_q4_K;
+    case BIBIM_TYPE_Q6_K: return &layout_q6_K;
+    default: return NULL;
+    }
+}
+
+packed_gemm_fn packed_gemm_scalar(bibim_type type) {
+    switch (type) {
+    case BIBIM_TYPE_Q4_0: return gemm_q4_0;
+    case BIBIM_TYPE_Q8_0: return gemm_q8_0;
+    case BIBIM_TYPE_Q4_K: return gemm_q4_K;
+    case BIBIM_TYPE_Q6_K: return gemm_q6_K;
     default: return NULL;
     }
 }

@@ -6,15 +6,15 @@
  *     (tails of every kind), 8 and 64 rows, 1..9 and 64 tokens;
  *   - gemm writes its 8 x n_tokens outputs and nothing else (y_stride wider
  *     than the group);
- *   - every level packs the same bytes, pack reads rows at odd offsets and
- *     writes packed_size bytes, a multiple of 64;
+ *   - pack reads rows at odd offsets and writes packed_size bytes, a
+ *     multiple of 64 (the layout is one for all levels);
  *   - a throughput table: GFLOP/s of a 2048 x 8192 matrix times 64 tokens
  *     and GB/s of weights for 1 token, packed vs row kernel, one thread
  *     (information, not a check; left out with BIBIM_NO_BENCH or under
  *     AddressSanitizer).
  *
- * The kernels are reached directly (packed_kernel_f16_<level>), so this
- * test does not depend on packed_kernel_at. Levels: all the CPU supports,
+ * The gemms are reached directly (packed_gemm_f16_<level>), so this test
+ * does not depend on packed_gemm_at. Levels: all the CPU supports,
  * capped by BIBIM_CPU_MAX (a level name). */
 #include "bibim.h"
 #include "fp16.h"
@@ -24,10 +24,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <time.h>
-
-const packed_kernel *packed_kernel_f16_scalar(bibim_type type);
-const packed_kernel *packed_kernel_f16_avx2(bibim_type type);
-const packed_kernel *packed_kernel_f16_avx512(bibim_type type);
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -84,11 +80,11 @@ static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 static cpu_level levels[CPU_LEVEL_COUNT];
 static int n_levels;
 
-static const packed_kernel *packed_at(bibim_type type, cpu_level level) {
+static packed_gemm_fn gemm_at(bibim_type type, cpu_level level) {
     switch (level) {
-    case CPU_LEVEL_AVX2: return packed_kernel_f16_avx2(type);
-    case CPU_LEVEL_AVX512: return packed_kernel_f16_avx512(type);
-    default: return packed_kernel_f16_scalar(type);
+    case CPU_LEVEL_AVX2: return packed_gemm_f16_avx2(type);
+    case CPU_LEVEL_AVX512: return packed_gemm_f16_avx512(type);
+    default: return packed_gemm_f16_scalar(type);
     }
 }
 
@@ -107,9 +103,9 @@ static void choose_levels(void) {
             printf("skip level %s: this CPU or build lacks it\n", cpu_level_name(l));
         } else if ((int)l > cap) {
             printf("skip level %s: above BIBIM_CPU_MAX=%s\n", cpu_level_name(l), cap_name);
-        } else if (!packed_kernel_f16_avx2(BIBIM_TYPE_F16) && l == CPU_LEVEL_AVX2) {
+        } else if (!packed_gemm_f16_avx2(BIBIM_TYPE_F16) && l == CPU_LEVEL_AVX2) {
             printf("skip level %s: packed_f16_avx2.c built without its flags\n", cpu_level_name(l));
-        } else if (!packed_kernel_f16_avx512(BIBIM_TYPE_F16) && l == CPU_LEVEL_AVX512) {
+        } else if (!packed_gemm_f16_avx512(BIBIM_TYPE_F16) && l == CPU_LEVEL_AVX512) {
             printf("skip level %s: packed_f16_avx512.c built without its flags\n", cpu_level_name(l));
         } else {
             levels[n_levels++] = l;
@@ -128,7 +124,7 @@ typedef struct problem {
     uint16_t *rows;  /* n_rows rows, contiguous */
     uint16_t *acts;  /* n_tokens rows at act_stride, 64-byte aligned */
     void *packed;
-    size_t packed_bytes;
+    size_t packed_bytes, group_bytes;
 } problem;
 
 static void *alloc64(size_t bytes) {
@@ -148,8 +144,9 @@ static int problem_make(problem *p, bibim_type type, int64_t n_rows, int64_t n, 
     p->act_stride = round64((size_t)n * 2) + 64;
     p->rows = alloc64(p->row_bytes * (size_t)n_rows);
     p->acts = alloc64(p->act_stride * (size_t)n_tokens);
-    const packed_kernel *pk = packed_kernel_f16_scalar(type);
-    p->packed_bytes = pk->packed_size(n_rows, n);
+    const packed_layout *layout = packed_layout_f16(type);
+    p->packed_bytes = layout->packed_size(n_rows, n);
+    p->group_bytes = layout->packed_size(PACK_ROWS, n);
     p->packed = alloc64(p->packed_bytes);
     if (!p->rows || !p->acts || !p->packed) return -1;
     for (int64_t r = 0; r < n_rows; r++) {
@@ -161,7 +158,7 @@ static int problem_make(problem *p, bibim_type type, int64_t n_rows, int64_t n, 
         uint16_t *a = (uint16_t *)((uint8_t *)p->acts + (size_t)t * p->act_stride);
         for (int64_t i = 0; i < n; i++) a[i] = random_value(type, &rng, 1.0f);
     }
-    pk->pack(p->rows, p->row_bytes, n_rows, n, p->packed);
+    layout->pack(p->rows, p->row_bytes, n_rows, n, p->packed);
     return 0;
 }
 
@@ -172,11 +169,10 @@ static void problem_free(problem *p) {
 }
 
 /* y[t * y_stride + r] for all rows and the first n_tokens tokens. */
-static void run_gemm(const packed_kernel *pk, const problem *p, int64_t n_tokens, float *y, int64_t y_stride) {
-    const size_t gb = pk->packed_size(PACK_ROWS, p->n);
+static void run_gemm(packed_gemm_fn gemm, const problem *p, int64_t n_tokens, float *y, int64_t y_stride) {
     for (int64_t g = 0; g < p->n_rows / PACK_ROWS; g++)
-        pk->gemm(p->n, (const uint8_t *)p->packed + (size_t)g * gb, p->acts, p->act_stride, n_tokens,
-                 y + g * PACK_ROWS, y_stride);
+        gemm(p->n, (const uint8_t *)p->packed + (size_t)g * p->group_bytes, p->acts, p->act_stride, n_tokens,
+             y + g * PACK_ROWS, y_stride);
 }
 
 static void run_rows(const dot_kernel *dk, const problem *p, int64_t n_tokens, float *y, int64_t y_stride) {
@@ -209,22 +205,16 @@ static int test_bit_identical(void) {
                 const size_t y_count = (size_t)(max_t * y_stride);
                 float *ref = calloc(y_count, sizeof *ref), *twin = calloc(y_count, sizeof *twin),
                       *got = malloc(y_count * sizeof *got);
-                run_gemm(packed_kernel_f16_scalar(types[ti]), &p, max_t, twin, y_stride);
+                CHECK(p.packed_bytes % 64 == 0 && p.packed_bytes == (size_t)(n_rows / PACK_ROWS) * p.group_bytes);
+                run_gemm(packed_gemm_f16_scalar(types[ti]), &p, max_t, twin, y_stride);
                 for (int li = 0; li < n_levels; li++) {
                     const cpu_level level = levels[li];
-                    const packed_kernel *pk = packed_at(types[ti], level);
+                    const packed_gemm_fn gemm = gemm_at(types[ti], level);
                     run_rows(dot_kernel_at(types[ti], level), &p, max_t, ref, y_stride);
-                    /* every level packs the same bytes */
-                    void *packed2 = alloc64(p.packed_bytes);
-                    CHECK(pk->packed_size(n_rows, n) == p.packed_bytes && p.packed_bytes % 64 == 0);
-                    pk->pack(p.rows, p.row_bytes, n_rows, n, packed2);
-                    if (memcmp(packed2, p.packed, p.packed_bytes) != 0)
-                        FAIL_AT("%s n=%lld: packs differ", cpu_level_name(level), (long long)n);
-                    free(packed2);
                     for (size_t ki = 0; ki < sizeof token_counts / sizeof token_counts[0]; ki++) {
                         const int64_t nt = token_counts[ki];
                         memset(got, 0x7f, y_count * sizeof *got);
-                        run_gemm(pk, &p, nt, got, y_stride);
+                        run_gemm(gemm, &p, nt, got, y_stride);
                         for (int64_t t = 0; t < max_t; t++) {
                             for (int64_t c = 0; c < y_stride; c++) {
                                 const float *g = got + t * y_stride + c;
@@ -268,13 +258,13 @@ static int test_pack_unaligned(void) {
             problem_free(&p);
             return 0;
         }
-        const packed_kernel *pk = packed_kernel_f16_scalar(types[ti]);
+        const packed_layout *layout = packed_layout_f16(types[ti]);
         const size_t bytes = p.row_bytes * (size_t)n_rows;
         for (size_t offset = 1; offset < 4; offset++) {
             uint8_t *buf = malloc(offset + bytes);
             memcpy(buf + offset, p.rows, bytes);
-            void *packed = alloc64(pk->packed_size(n_rows, n));
-            pk->pack(buf + offset, p.row_bytes, n_rows, n, packed);
+            void *packed = alloc64(layout->packed_size(n_rows, n));
+            layout->pack(buf + offset, p.row_bytes, n_rows, n, packed);
             CHECK(memcmp(packed, p.packed, p.packed_bytes) == 0);
             free(packed);
             free(buf);
@@ -316,12 +306,12 @@ static int test_throughput(void) {
         }
         for (int li = 0; li < n_levels; li++) {
             const cpu_level level = levels[li];
-            const packed_kernel *pk = packed_at(types[ti], level);
+            const packed_gemm_fn gemm = gemm_at(types[ti], level);
             const dot_kernel *dk = dot_kernel_at(types[ti], level);
             double t0 = now();
             int reps = 0;
             do {
-                run_gemm(pk, &p, nt, y, n_rows);
+                run_gemm(gemm, &p, nt, y, n_rows);
                 reps++;
             } while (now() - t0 < 0.5);
             const double packed_gflops = 2.0 * n_rows * n * nt * reps / (now() - t0) / 1e9;
@@ -335,7 +325,7 @@ static int test_throughput(void) {
             t0 = now();
             reps = 0;
             do {
-                run_gemm(pk, &p, 1, y, n_rows);
+                run_gemm(gemm, &p, 1, y, n_rows);
                 reps++;
             } while (now() - t0 < 0.3);
             const double packed_gbs = (double)p.packed_bytes * reps / (now() - t0) / 1e9;
