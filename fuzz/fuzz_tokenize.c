@@ -41,20 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 /* 1 if s[0..n) is valid UTF-8. */
-static int valid_utf8(const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-        if (!len || i + len > n) return 0;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return 0;
-        if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) || (c == 0xF0 && s[i + 1] < 0x90) ||
-            (c == 0xF4 && s[i + 1] > 0x8F))
-            return 0;
-        i += len;
-    }
-    return 1;
-}
+static int valid_utf8(const char *s, size_t n) { return bibim_utf8_valid(s, n) == n; }
 
 static void check_stream(const bibim_model *m, const bibim_token *t, int64_t n) {
     bibim_text_stream *ts = NULL;
@@ -65,10 +52,10 @@ static void check_stream(const bibim_model *m, const bibim_token *t, int64_t n) 
     int stopped = 0;
     for (int64_t i = 0; i < n && !stopped; i++) {
         FUZZ_REQUIRE(bibim_text_stream_push(ts, t[i], &text, &len, &stopped) == BIBIM_OK);
-        FUZZ_REQUIRE(valid_utf8((const unsigned char *)text, len));
+        FUZZ_REQUIRE(valid_utf8(text, len));
     }
     FUZZ_REQUIRE(bibim_text_stream_finish(ts, &text, &len) == BIBIM_OK);
-    FUZZ_REQUIRE(valid_utf8((const unsigned char *)text, len));
+    FUZZ_REQUIRE(valid_utf8(text, len));
     bibim_text_stream_free(ts);
 }
 

@@ -495,6 +495,14 @@ int64_t bibim_token_piece(const bibim_model *model, bibim_token token, unsigned 
 int64_t bibim_detokenize(const bibim_model *model, const bibim_token *tokens, int64_t n_tokens, unsigned flags,
                          char *buf, size_t capacity);
 
+/* Checks that `len` bytes at `text` are strict UTF-8 (RFC 3629): no
+ * overlong forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF,
+ * no sequence cut short by the end. Returns `len` when all of it is valid,
+ * else the byte offset of the first invalid sequence (so a message can say
+ * where the input is wrong); text[0 .. return value) is always valid.
+ * NUL bytes are valid (U+0000). A NULL text gives 0. Thread-safe. */
+size_t bibim_utf8_valid(const char *text, size_t len);
+
 /* Special tokens (-1 if the model has none). */
 bibim_token bibim_token_bos(const bibim_model *model);
 bibim_token bibim_token_eos(const bibim_model *model);

@@ -7,6 +7,7 @@
 
 #include "mem.h"
 #include "model.h"
+#include "unicode.h"
 
 struct bibim_text_stream {
     bibim_allocator alloc; /* the model's */
@@ -63,22 +64,6 @@ bibim_status bibim_text_stream_create(const bibim_model *model, const char *cons
     return BIBIM_OK;
 }
 
-/* Length of a complete, valid UTF-8 sequence at s; 0 if it is incomplete
- * (may still complete); -1 if it is invalid. */
-static int utf8_sequence(const unsigned char *s, size_t n) {
-    int len = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-            : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : -1;
-    if (len < 0) return -1;
-    for (int i = 1; i < len; i++) {
-        if ((size_t)i >= n) return 0;
-        if ((s[i] & 0xC0) != 0x80) return -1;
-        if (i == 1 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) ||
-                       (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F)))
-            return -1;
-    }
-    return len;
-}
-
 /* Moves the complete UTF-8 prefix of raw to held (invalid bytes become
  * U+FFFD); with `flush`, an unfinished tail becomes U+FFFD too. Returns 0
  * if memory ran out; what was moved until then is gone from raw, so the
@@ -87,14 +72,16 @@ static int settle_utf8(bibim_text_stream *ts, int flush) {
     size_t i = 0;
     int ok = 1;
     while (i < ts->n_raw) {
-        int len = utf8_sequence((const unsigned char *)ts->raw + i, ts->n_raw - i);
-        if (len == 0 && !flush) break;
-        const char *src = len > 0 ? ts->raw + i : "\xEF\xBF\xBD";
-        size_t n = len > 0 ? (size_t)len : 3;
+        /* a valid run, then (unless the run reaches the end) one bad byte or an unfinished tail */
+        size_t good = bibim_utf8_valid(ts->raw + i, ts->n_raw - i);
+        int unfinished = good < ts->n_raw - i && unicode_utf8_sequence(ts->raw + i + good, ts->n_raw - i - good) == 0;
+        size_t n = good + (good < ts->n_raw - i && !(unfinished && !flush) ? 3 : 0);
         if (!(ok = grow(&ts->alloc, &ts->held, &ts->cap_held, ts->n_held + n))) break;
-        memcpy(ts->held + ts->n_held, src, n);
+        memcpy(ts->held + ts->n_held, ts->raw + i, good);
+        if (n > good) memcpy(ts->held + ts->n_held + good, "\xEF\xBF\xBD", 3);
         ts->n_held += n;
-        i += len > 0 ? (size_t)len : 1;
+        i += good + (n > good);
+        if (unfinished && !flush) break;
     }
     if (i) memmove(ts->raw, ts->raw + i, ts->n_raw - i);
     ts->n_raw -= i;

@@ -21,6 +21,14 @@ enum {
  * SentencePiece falls back to its <0xNN> token. Nothing is lost. */
 #define UNICODE_INVALID 0xFFFFFFFFu
 
+/* The length (1..4) of the valid UTF-8 sequence at s[0..n); 0 if s[0..n)
+ * is the start of a valid sequence cut short (more bytes may complete it;
+ * also for n == 0); -1 if the bytes cannot begin a valid sequence
+ * (truncated or not, overlong, a surrogate, above U+10FFFF, a bad
+ * continuation byte). The library's one UTF-8 rule; bibim_utf8_valid
+ * applies it to a whole text. */
+int unicode_utf8_sequence(const char *s, size_t n);
+
 /* Decodes the character at s[0..len) (len >= 1) and sets *n_bytes to its
  * length. A sequence that is truncated, overlong, a surrogate, above
  * U+10FFFF or has a bad continuation byte is not a character: its first byte

@@ -31,23 +31,6 @@ struct sse_stream {
     size_t n_buf, off_buf, cap_buf;
 };
 
-/* Offset of the first byte that is not valid UTF-8, or -1: JSON is UTF-8,
- * and text that is not would be passed on to the model and back to clients. */
-static long long invalid_utf8_at(const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-        if (!len || i + len > n) return (long long)i;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return (long long)i;
-        if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) || (c == 0xF0 && s[i + 1] < 0x90) ||
-            (c == 0xF4 && s[i + 1] > 0x8F))
-            return (long long)i;
-        i += len;
-    }
-    return -1;
-}
-
 void api_error(http_reply *out, int status, const char *type, const char *param, const char *code, const char *fmt,
                ...) {
     char msg[512];
@@ -740,12 +723,11 @@ static char *utf8_sanitized(const char *s, size_t n) {
     if (!out) return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        long long bad = invalid_utf8_at((const unsigned char *)s + i, n - i);
-        size_t good = bad < 0 ? n - i : (size_t)bad;
+        size_t good = bibim_utf8_valid(s + i, n - i);
         memcpy(out + o, s + i, good);
         o += good;
         i += good;
-        if (bad >= 0) {
+        if (i < n) {
             memcpy(out + o, "\xEF\xBF\xBD", 3);
             o += 3;
             i++;
@@ -880,8 +862,9 @@ void api_handle(server *srv, const char *method, const char *url, const char *co
         return api_error(out, 415, "invalid_request_error", NULL, "unsupported_media_type",
                          "the body must be JSON sent with 'Content-Type: application/json' (got '%s')",
                          content_type ? content_type : "none");
-    long long bad = invalid_utf8_at((const unsigned char *)body, n_body);
-    if (bad >= 0) return BAD_REQUEST(out, NULL, "the body is not valid UTF-8 (byte %lld)", bad);
+    /* JSON is UTF-8, and text that is not would be passed on to the model and back to clients. */
+    size_t bad = bibim_utf8_valid(body, n_body);
+    if (bad < n_body) return BAD_REQUEST(out, NULL, "the body is not valid UTF-8 (byte %zu)", bad);
     const char *end = NULL;
     cJSON *req = cJSON_ParseWithLengthOpts(body, n_body, &end, 0);
     size_t at = end ? (size_t)(end - body) : 0;

@@ -101,27 +101,15 @@ static bibim_token *tokenize(const bibim_model *model, const char *text, size_t 
     return tokens;
 }
 
-/* Length of the valid UTF-8 character at s[0..n), or 0. */
-static size_t utf8_char_len(const unsigned char *s, size_t n) {
-    size_t len = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
-                 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-                 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
-                                                : 0;
-    if (len == 0 || len > n) return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) || (s[0] == 0xF0 && s[1] < 0x90) ||
-        (s[0] == 0xF4 && s[1] >= 0x90))
-        return 0; /* overlong, surrogate or above U+10FFFF */
-    return len;
-}
-
 /* Writes a piece on one line: complete UTF-8 as is, the rest escaped. */
 static void print_escaped(const char *piece, size_t len) {
     const unsigned char *s = (const unsigned char *)piece;
+    size_t valid_to = 0; /* s[i .. valid_to) is valid UTF-8 */
     for (size_t i = 0; i < len;) {
-        size_t n = s[i] >= 0x80 ? utf8_char_len(s + i, len - i) : 0;
-        if (n) {
+        if (i >= valid_to) valid_to = i + bibim_utf8_valid(piece + i, len - i);
+        if (s[i] >= 0x80 && i < valid_to) { /* a character (not a lone byte): as is */
+            size_t n = 1;
+            while (i + n < valid_to && (s[i + n] & 0xC0) == 0x80) n++;
             fwrite(s + i, 1, n, stdout);
             i += n;
             continue;
