@@ -774,6 +774,52 @@ bibim_chat_params bibim_chat_default_params(void);
 bibim_status bibim_chat_render(const bibim_model *model, const char *messages_json, const bibim_chat_params *params,
                                char **out, size_t *out_len, char *errmsg, size_t errmsg_size);
 
+/* Tool calls. A chat model given `tools` answers a turn either with text or
+ * with calls, written in its template's format; these calls find them in
+ * the generated text (the text of the tokens, control tokens left out as
+ * bibim_token_piece leaves them out, or included: the markers are optional). */
+typedef enum bibim_tool_format {
+    BIBIM_TOOLS_GENERIC = 0, /* unknown: the formats below, markers first (<tool_call>, [TOOL_CALLS],
+                                <|python_tag|>), then a bare JSON list (Mistral's) or object (Llama's) */
+    BIBIM_TOOLS_LLAMA3 = 1,  /* Llama 3.1/3.2: [<|python_tag|>]{"name": N, "parameters": {...}}, the whole
+                                output; several separated by ';' */
+    BIBIM_TOOLS_HERMES = 2,  /* Hermes 2/3, Qwen 2.5/3: text, then one or more
+                                <tool_call>{"name": N, "arguments": {...}}</tool_call> */
+    BIBIM_TOOLS_MISTRAL = 3  /* Mistral v0.3: [TOOL_CALLS][{"name": N, "arguments": {...}, "id": I}, ...] */
+} bibim_tool_format;
+
+/* The format a chat template writes assistant tool calls in, from its
+ * markers: <tool_call> (Hermes), [TOOL_CALLS] (Mistral), <|python_tag|> or
+ * a Llama 3 header with "parameters" (Llama 3); else GENERIC (also for NULL). */
+bibim_tool_format bibim_chat_tool_format(const char *template_text);
+
+/* Parses the tool calls in `len` bytes of generated text. In every format a
+ * call is a JSON object with a string "name" and its arguments as an object
+ * under "arguments" or "parameters" (or a string holding a JSON object;
+ * absent means {}). If `tools_json` (the request's tools: a JSON array of
+ * {"type":"function","function":{"name":...}}) is not NULL, every name must
+ * be one of them. On success *calls_json is a NUL-terminated JSON array the
+ * caller releases with bibim_free, [{"name": N, "arguments": "<the
+ * arguments as JSON text>"}, ...] with "id" added where the model wrote one
+ * (Mistral), and *content_len is the length of the text before the calls
+ * (the answer's content; 0 in the formats where the calls are the whole
+ * output). BIBIM_ERR_NOT_FOUND when the text is not tool calls (no call,
+ * invalid JSON, an unknown name, text after the calls): the whole text is
+ * content (*content_len = len) and errmsg says why and at which byte.
+ * BIBIM_ERR_INVALID_ARG for bad arguments or tools_json. Thread-safe. */
+bibim_status bibim_chat_parse_tool_calls(const char *text, size_t len, bibim_tool_format format,
+                                         const char *tools_json, char **calls_json, size_t *content_len,
+                                         char *errmsg, size_t errmsg_size);
+
+/* For streaming: the offset in the text generated so far where a tool call
+ * starts or may start as more text comes; `len` when none can. Text before
+ * it is content whatever follows (bibim_chat_parse_tool_calls' content_len
+ * is never smaller); hold the rest back. In the formats where calls are the
+ * whole output that is 0 as long as the text (after whitespace) starts as a
+ * call could ('{', '[', a marker or its beginning); in Hermes' it is the
+ * first <tool_call>, or a beginning of one at the end. */
+size_t bibim_chat_tool_call_start(const char *text, size_t len, bibim_tool_format format);
+
 /* Releases memory the library handed to the caller (bibim_chat_render's text). */
 void bibim_free(void *ptr);
 

@@ -247,6 +247,194 @@ static int test_chat_render_with_model(void) {
     return 0;
 }
 
+/* ---- tool calls ---------------------------------------------------------- */
+
+static const char TOOLS[] = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{}}},"
+                            "{\"type\":\"function\",\"function\":{\"name\":\"add\"}}]";
+
+/* Parses `text` and checks the status, the calls' JSON and the content length. */
+static void check_calls_(int line, const char *text, bibim_tool_format f, const char *tools, bibim_status want,
+                         const char *want_json, size_t want_content) {
+    char *calls = NULL, err[256];
+    size_t content = 12345;
+    bibim_status st = bibim_chat_parse_tool_calls(text, strlen(text), f, tools, &calls, &content, err, sizeof err);
+    CHECKF(st == want, "line %d: status %d, wanted %d (%s) for %s", line, st, want, err, text);
+    if (st == BIBIM_OK && want == BIBIM_OK) {
+        CHECKF(calls && !strcmp(calls, want_json), "line %d: calls %s\n  wanted %s", line, calls ? calls : "NULL", want_json);
+        CHECKF(content == want_content, "line %d: content_len %zu, wanted %zu", line, content, want_content);
+    }
+    if (st != BIBIM_OK) {
+        CHECKF(calls == NULL && content == strlen(text), "line %d: failed, but calls or content_len set", line);
+        CHECKF(err[0] != 0, "line %d: no message", line);
+    }
+    bibim_free(calls);
+}
+#define check_calls(...) check_calls_(__LINE__, __VA_ARGS__)
+
+static int test_tool_format_of_template(void) {
+    CHECK(bibim_chat_tool_format(NULL) == BIBIM_TOOLS_GENERIC);
+    CHECK(bibim_chat_tool_format(bibim_chat_fallback_template()) == BIBIM_TOOLS_GENERIC);
+    CHECK(bibim_chat_tool_format("{{- '<tool_call>\\n' }}{{ tool_call | tojson }}") == BIBIM_TOOLS_HERMES);
+    CHECK(bibim_chat_tool_format("{{- '[TOOL_CALLS] [' }}") == BIBIM_TOOLS_MISTRAL);
+    CHECK(bibim_chat_tool_format("{{- '<|python_tag|>' + tool_call.name }}") == BIBIM_TOOLS_LLAMA3);
+    CHECK(bibim_chat_tool_format("<|start_header_id|>{{ '{\"name\": \"' + n + '\", \"parameters\": ' }}") ==
+          BIBIM_TOOLS_LLAMA3);
+    CHECK(bibim_chat_tool_format("<|start_header_id|>{{ m.content }}") == BIBIM_TOOLS_GENERIC);
+    return 0;
+}
+
+static int test_tool_calls_llama3(void) {
+    const bibim_tool_format L = BIBIM_TOOLS_LLAMA3;
+    check_calls("{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"days\": [1, 2]}}", L, TOOLS, BIBIM_OK,
+                "[{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\": \\\"Paris\\\", \\\"days\\\": [1, 2]}\"}]", 0);
+    check_calls("<|python_tag|>{\"name\": \"add\", \"parameters\": {\"a\": 1.50, \"b\": -2e3}}", L, TOOLS, BIBIM_OK,
+                "[{\"name\":\"add\",\"arguments\":\"{\\\"a\\\": 1.50, \\\"b\\\": -2e3}\"}]", 0);
+    check_calls("  \n{\"name\":\"add\",\"arguments\":{}} ; {\"name\":\"get_weather\"}\n", L, TOOLS, BIBIM_OK,
+                "[{\"name\":\"add\",\"arguments\":\"{}\"},{\"name\":\"get_weather\",\"arguments\":\"{}\"}]", 0);
+    /* arguments given as a string holding JSON; strings with braces, escapes and non-ASCII */
+    check_calls("{\"name\":\"add\",\"parameters\":\"{\\\"a\\\":1}\"}", L, TOOLS, BIBIM_OK,
+                "[{\"name\":\"add\",\"arguments\":\"{\\\"a\\\":1}\"}]", 0);
+    check_calls("{\"name\":\"get_weather\",\"parameters\":{\"city\":\"S\\u00e3o } \\\" Paulo\\n\", \"q\":\"caf\xc3\xa9\"}}", L,
+                TOOLS, BIBIM_OK,
+                "[{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"S\\\\u00e3o } \\\\\\\" Paulo\\\\n\\\", "
+                "\\\"q\\\":\\\"caf\xc3\xa9\\\"}\"}]",
+                0);
+    /* any name without tools */
+    check_calls("{\"name\":\"anything\",\"parameters\":{}}", L, NULL, BIBIM_OK,
+                "[{\"name\":\"anything\",\"arguments\":\"{}\"}]", 0);
+    /* not tool calls: the whole text is content */
+    check_calls("Hello there", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("{\"name\":\"rm_rf\",\"parameters\":{}}", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("{\"name\":\"add\",\"parameters\":{\"a\":1}", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0); /* cut short */
+    check_calls("{\"name\":\"add\",\"parameters\":{\"a\":01}}", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0); /* bad JSON */
+    check_calls("{\"name\":\"add\",\"parameters\":{\"a\":1]}", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("{\"name\":\"add\",\"parameters\":[1]}", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("{\"name\":\"add\",\"parameters\":\"not json\"}", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("{\"name\":3,\"parameters\":{}}", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("{\"name\":\"add\",\"parameters\":{}} and then text", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("Sure: {\"name\":\"add\",\"parameters\":{}}", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("{\"name\":\"add\",\"parameters\":{}}\xff", L, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    return 0;
+}
+
+static int test_tool_calls_hermes(void) {
+    const bibim_tool_format H = BIBIM_TOOLS_HERMES;
+    check_calls("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>", H, TOOLS,
+                BIBIM_OK, "[{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\": \\\"Paris\\\"}\"}]", 0);
+    check_calls("Let me check.\n<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1}}\n</tool_call>\n"
+                "<tool_call>{\"name\": \"get_weather\", \"arguments\": {}}</tool_call>\n",
+                H, TOOLS, BIBIM_OK,
+                "[{\"name\":\"add\",\"arguments\":\"{\\\"a\\\": 1}\"},{\"name\":\"get_weather\",\"arguments\":\"{}\"}]", 14);
+    /* a missing </tool_call> at the very end (a stop string ate it) */
+    check_calls("<tool_call>{\"name\": \"add\", \"arguments\": {}}", H, TOOLS, BIBIM_OK,
+                "[{\"name\":\"add\",\"arguments\":\"{}\"}]", 0);
+    check_calls("No call here.", H, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("{\"name\": \"add\", \"arguments\": {}}", H, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("<tool_call>{\"name\": \"nope\", \"arguments\": {}}</tool_call>", H, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("<tool_call>{\"name\": \"add\", \"arguments\": {}}</tool_call> Done!", H, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("<tool_call>{\"name\": \"add\", \"arguments\": {}} oops</tool_call>", H, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("<tool_call>add(1, 2)</tool_call>", H, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("<tool_call>{\"name\": \"add\", \"arguments\": {\"a\": </tool_call>", H, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    return 0;
+}
+
+static int test_tool_calls_mistral(void) {
+    const bibim_tool_format M = BIBIM_TOOLS_MISTRAL;
+    check_calls("[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"a1b2c3d4e\"}]", M,
+                TOOLS, BIBIM_OK,
+                "[{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\": \\\"Paris\\\"}\",\"id\":\"a1b2c3d4e\"}]", 0);
+    /* the marker is a control token: usually not in the text */
+    check_calls(" [{\"name\": \"add\", \"arguments\": {\"a\": 1}}, {\"name\": \"add\", \"arguments\": {\"a\": 2}}]", M,
+                TOOLS, BIBIM_OK,
+                "[{\"name\":\"add\",\"arguments\":\"{\\\"a\\\": 1}\"},{\"name\":\"add\",\"arguments\":\"{\\\"a\\\": 2}\"}]", 0);
+    check_calls("Calling.[TOOL_CALLS]{\"name\": \"add\", \"arguments\": {}}", M, TOOLS, BIBIM_OK,
+                "[{\"name\":\"add\",\"arguments\":\"{}\"}]", 8);
+    check_calls("[1] is a citation", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("[{\"name\": \"add\", \"arguments\": {}}", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("[{\"name\": \"add\", \"arguments\": {}},]", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("[]", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("[{\"name\": \"add\", \"arguments\": {}}] more", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    return 0;
+}
+
+static int test_tool_calls_generic_and_errors(void) {
+    const bibim_tool_format G = BIBIM_TOOLS_GENERIC;
+    check_calls("Hi <tool_call>{\"name\": \"add\", \"arguments\": {}}</tool_call>", G, TOOLS, BIBIM_OK,
+                "[{\"name\":\"add\",\"arguments\":\"{}\"}]", 3);
+    check_calls("[{\"name\": \"add\", \"arguments\": {}}]", G, TOOLS, BIBIM_OK, "[{\"name\":\"add\",\"arguments\":\"{}\"}]", 0);
+    check_calls("<|python_tag|>{\"name\": \"add\", \"parameters\": {}}", G, TOOLS, BIBIM_OK,
+                "[{\"name\":\"add\",\"arguments\":\"{}\"}]", 0);
+    check_calls("{\"name\": \"add\", \"parameters\": {}}", G, TOOLS, BIBIM_OK, "[{\"name\":\"add\",\"arguments\":\"{}\"}]", 0);
+    check_calls("Just text.", G, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    /* bad arguments */
+    char *calls = (char *)1, err[200];
+    size_t content = 0;
+    CHECK(bibim_chat_parse_tool_calls("x", 1, G, "{\"not\":\"an array\"}", &calls, &content, err, sizeof err) ==
+          BIBIM_ERR_INVALID_ARG);
+    CHECK(calls == NULL && strstr(err, "tools"));
+    CHECK(bibim_chat_parse_tool_calls("x", 1, G, "[", &calls, &content, err, sizeof err) == BIBIM_ERR_INVALID_ARG);
+    CHECK(bibim_chat_parse_tool_calls("x", 1, (bibim_tool_format)9, NULL, &calls, &content, err, sizeof err) ==
+          BIBIM_ERR_INVALID_ARG);
+    CHECK(bibim_chat_parse_tool_calls("x", 1, G, NULL, NULL, &content, err, sizeof err) == BIBIM_ERR_INVALID_ARG);
+    CHECK(bibim_chat_parse_tool_calls(NULL, 0, G, NULL, &calls, &content, NULL, 0) == BIBIM_ERR_NOT_FOUND);
+    /* every prefix and every one-byte change of a valid call: no crash, OK or NOT_FOUND */
+    static const char call[] = "Hi<tool_call>{\"name\": \"add\", \"arguments\": {\"a\": [1, {\"b\": \"}\\\"\"}]}}</tool_call>";
+    char buf[sizeof call];
+    for (size_t n = 0; n < sizeof call; n++)
+        for (int f = 0; f <= 3; f++) {
+            bibim_status st = bibim_chat_parse_tool_calls(call, n, (bibim_tool_format)f, TOOLS, &calls, &content, err, sizeof err);
+            CHECK(st == BIBIM_OK || st == BIBIM_ERR_NOT_FOUND);
+            bibim_free(calls);
+        }
+    for (size_t i = 0; i + 1 < sizeof call; i++)
+        for (int c = 0; c < 256; c += 7) {
+            memcpy(buf, call, sizeof call);
+            buf[i] = (char)c;
+            bibim_status st = bibim_chat_parse_tool_calls(buf, sizeof call - 1, G, TOOLS, &calls, &content, err, sizeof err);
+            CHECK(st == BIBIM_OK || st == BIBIM_ERR_NOT_FOUND);
+            bibim_free(calls);
+        }
+    return 0;
+}
+
+/* What streaming may show as content before the end is never more than the
+ * content the final parse gives. */
+static int test_tool_call_start(void) {
+    const bibim_tool_format L = BIBIM_TOOLS_LLAMA3, H = BIBIM_TOOLS_HERMES, M = BIBIM_TOOLS_MISTRAL, G = BIBIM_TOOLS_GENERIC;
+#define START(text, f) bibim_chat_tool_call_start(text, strlen(text), f)
+    CHECK(START("", L) == 0 && START("  \n", L) == 0 && START(" {\"na", L) == 0 && START("<|pyth", L) == 0);
+    CHECK(START("<|python_tag|>{", L) == 0);
+    CHECK(START("Hello", L) == 5 && START("<b>", L) == 3 && START("Hi {", L) == 4);
+    CHECK(START("", H) == 0 && START("Hello", H) == 5 && START("Hello <tool", H) == 6 && START("Hello <", H) == 6);
+    CHECK(START("Hi <tool_call>{\"name\"", H) == 3 && START("Hi <b>", H) == 6 && START("{", H) == 1);
+    CHECK(START("[", M) == 0 && START("[TOOL", M) == 0 && START("Hi [TOOL_CALLS][", M) == 3 && START("Hi [TO", M) == 3);
+    CHECK(START("Hi [1]", M) == 6 && START("{", M) == 1);
+    CHECK(START("{", G) == 0 && START("[", G) == 0 && START("Hi <tool_c", G) == 3 && START("Hi there", G) == 8);
+    CHECK(bibim_chat_tool_call_start(NULL, 0, G) == 0);
+#undef START
+    /* against the parser, on every prefix of some outputs */
+    static const char *const outputs[] = {"Let me see. <tool_call>{\"name\": \"add\", \"arguments\": {}}</tool_call>",
+                                          "<|python_tag|>{\"name\": \"add\", \"parameters\": {}}",
+                                          "[TOOL_CALLS][{\"name\": \"add\", \"arguments\": {}}]",
+                                          "Plain [text] with {braces} and <tags>.", "<tool_call>{\"name\": \"nope\"}"};
+    for (size_t o = 0; o < sizeof outputs / sizeof *outputs; o++)
+        for (int f = 0; f <= 3; f++) {
+            const char *t = outputs[o];
+            size_t n = strlen(t), content = 0, shown = 0;
+            char *calls = NULL;
+            bibim_chat_parse_tool_calls(t, n, (bibim_tool_format)f, TOOLS, &calls, &content, NULL, 0);
+            bibim_free(calls);
+            for (size_t k = 0; k <= n; k++) {
+                size_t s = bibim_chat_tool_call_start(t, k, (bibim_tool_format)f);
+                CHECKF(s <= k, "output %zu format %d prefix %zu: %zu", o, f, k, s);
+                if (s > shown) shown = s;
+            }
+            CHECKF(shown <= content, "output %zu format %d: showed %zu bytes, content is %zu", o, f, shown, content);
+        }
+    return 0;
+}
+
 int main(void) {
     RUN(test_json_values);
     RUN(test_json_repeated_key);
@@ -257,6 +445,12 @@ int main(void) {
     RUN(test_chat_render_fallback_and_variables);
     RUN(test_chat_render_errors);
     RUN(test_chat_render_with_model);
+    RUN(test_tool_format_of_template);
+    RUN(test_tool_calls_llama3);
+    RUN(test_tool_calls_hermes);
+    RUN(test_tool_calls_mistral);
+    RUN(test_tool_calls_generic_and_errors);
+    RUN(test_tool_call_start);
     printf("RESULT %d %d %d\n", harness_passed, harness_failed, harness_skipped);
     return harness_failed != 0;
 }
