@@ -21,14 +21,13 @@
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
 
 #include "fp16.h"
+#include "packed.h"
 
 #include <arm_neon.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* packed_scalar.c's layout: runs of 8 blocks, each run its blocks' 8
- * scales (16 bytes a block), then their quants (128 bytes a block). */
-enum { Q4_0_RUN = 8, Q4_0_GROUP_BLOCK = 144, Q8_0_BYTES = 34, MAX_TILE = 4 };
+enum { MAX_TILE = 4 }; /* tokens a tile */
 
 static inline float half_at(const uint8_t *p) { return fp16_to_fp32((uint16_t)(p[0] | p[1] << 8)); }
 
@@ -98,27 +97,9 @@ static ALWAYS_INLINE void q4_0_tile(int64_t nb, const uint8_t *group, const uint
     }
 }
 
-static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
-                      int64_t y_stride) {
-    const int64_t nb = n / 32;
-    const uint8_t *a = acts;
-    int64_t t = 0;
-    for (; t + MAX_TILE <= n_tokens; t += MAX_TILE)
-        q4_0_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, MAX_TILE);
-    switch (n_tokens - t) {
-    case 3: q4_0_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 3); break;
-    case 2: q4_0_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 2); break;
-    case 1: q4_0_tile(nb, group, a + (size_t)t * act_stride, act_stride, y + t * y_stride, y_stride, 1); break;
-    default: break;
-    }
-}
+PACKED_GEMM_BY_TILES(gemm_q4_0, q4_0_tile, QK4_0, MAX_TILE)
 
-packed_gemm_fn packed_gemm_dotprod(bibim_type type) {
-    switch (type) {
-    case BIBIM_TYPE_Q4_0: return gemm_q4_0;
-    default: return NULL;
-    }
-}
+packed_gemm_fn packed_gemm_dotprod(bibim_type type) { return type == BIBIM_TYPE_Q4_0 ? gemm_q4_0 : NULL; }
 
 #else
 

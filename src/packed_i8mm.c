@@ -25,14 +25,13 @@
 #if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_MATMUL_INT8)
 
 #include "fp16.h"
+#include "packed.h"
 
 #include <arm_neon.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* packed_scalar.c's layout: runs of 8 blocks, each run its blocks' 8
- * scales (16 bytes a block), then their quants (128 bytes a block). */
-enum { Q4_0_RUN = 8, Q4_0_GROUP_BLOCK = 144, Q8_0_BYTES = 34, MAX_PAIRS = 2 };
+enum { MAX_PAIRS = 2 }; /* pairs of tokens a tile */
 
 static inline float half_at(const uint8_t *p) { return fp16_to_fp32((uint16_t)(p[0] | p[1] << 8)); }
 
@@ -130,7 +129,7 @@ static ALWAYS_INLINE void q4_0_tile(int64_t nb, const uint8_t *group, const uint
 
 static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
                       int64_t y_stride) {
-    const int64_t nb = n / 32;
+    const int64_t nb = n / QK4_0;
     const uint8_t *a = acts;
     int64_t t = 0;
     for (; t + 2 * MAX_PAIRS <= n_tokens; t += 2 * MAX_PAIRS)
@@ -143,12 +142,7 @@ static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act
     }
 }
 
-packed_gemm_fn packed_gemm_i8mm(bibim_type type) {
-    switch (type) {
-    case BIBIM_TYPE_Q4_0: return gemm_q4_0;
-    default: return NULL;
-    }
-}
+packed_gemm_fn packed_gemm_i8mm(bibim_type type) { return type == BIBIM_TYPE_Q4_0 ? gemm_q4_0 : NULL; }
 
 #else
 

@@ -11,10 +11,9 @@
  * Each gemm keeps, for every output, exactly the float steps of the row
  * kernel of the same type (dot.c); integer parts are exact, so their order
  * is free. Sources may be unaligned: rows are read byte by byte. */
-#include "kernels.h"
+#include "packed.h"
 
 #include "fp16.h"
-#include "quant.h"
 
 #include <string.h>
 
@@ -75,8 +74,6 @@ static inline float fma_f32(float a, float b, float c) {
  * bytes, 18 cache lines: with groups 64-byte aligned, every quant vector
  * of a full run is 32-byte aligned. A run is also the unit in which the
  * SIMD kernels prepare a token's activation sums. */
-enum { Q4_0_RUN = 8, Q4_0_GROUP_BLOCK = PACK_ROWS * 18 };
-
 static size_t packed_size_q4_0(int64_t n_rows, int64_t n) {
     return (size_t)n_groups(n_rows) * round64((size_t)(n / QK4_0) * Q4_0_GROUP_BLOCK);
 }
@@ -166,8 +163,6 @@ static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act
  * each lane's 4 activations, the same for all rows. A full run is 2176
  * bytes, 34 cache lines, so every code vector of a full run is 32-byte
  * aligned. */
-enum { Q8_0_RUN = 8, Q8_0_GROUP_BLOCK = PACK_ROWS * 34 };
-
 static size_t packed_size_q8_0(int64_t n_rows, int64_t n) {
     return (size_t)n_groups(n_rows) * round64((size_t)(n / QK8_0) * Q8_0_GROUP_BLOCK);
 }
@@ -239,16 +234,6 @@ static void gemm_q8_0(int64_t n, const void *group, const void *acts, size_t act
 /* K-quants: Q4_K, Q6_K (activations Q8_K)                                  */
 /* ------------------------------------------------------------------------ */
 
-/* ggml's block_q8_K, as dot.c defines it: x = d * q, bsums[g] = the sum of
- * the 16 q of group g. */
-typedef struct block_q8_K {
-    float d;
-    int8_t qs[QK_K];
-    int16_t bsums[QK_K / 16];
-} block_q8_K;
-
-_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
-
 /* dot.c's K-quant kernels keep, per output, 8 float lanes: lane l gets by
  * an FMA with d = d_a * d_w, per super-block, the integer sum over its
  * elements e with (e % 32) / 4 == l of q * a * (the scale of e's
@@ -258,6 +243,24 @@ _Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
 static inline float hsum_8(const float v[8]) {
     const float s0 = v[0] + v[4], s1 = v[1] + v[5], s2 = v[2] + v[6], s3 = v[3] + v[7];
     return (s0 + s2) + (s1 + s3);
+}
+
+/* pack of a K-quant whose super-blocks (block_bytes in a row) take
+ * group_block bytes in a group: put(p, r, blk) writes row r's super-block
+ * blk into the group's at p. Padding rows stay zero bytes, which is the
+ * packed form of a zero block. */
+static void pack_k(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out, size_t group_block,
+                   size_t block_bytes, void (*put)(uint8_t *p, int r, const uint8_t *blk)) {
+    const int64_t nb = n / QK_K;
+    const size_t group_bytes = round64((size_t)nb * group_block);
+    for (int64_t g = 0; g < n_groups(n_rows); g++) {
+        uint8_t *group = (uint8_t *)out + (size_t)g * group_bytes;
+        memset(group, 0, group_bytes);
+        for (int r = 0; r < PACK_ROWS && g * PACK_ROWS + r < n_rows; r++) {
+            const uint8_t *row = (const uint8_t *)rows + (size_t)(g * PACK_ROWS + r) * row_bytes;
+            for (int64_t b = 0; b < nb; b++) put(group + b * group_block, r, row + b * block_bytes);
+        }
+    }
 }
 
 /* Q4_K. Layout of a group's super-block (1184 bytes, a multiple of 32):
@@ -273,56 +276,28 @@ static inline float hsum_8(const float v[8]) {
  *                      .. 32 c + 4 l + 3]: low nibbles are elements 64 c +
  *                      4 l .. +3 (sub-block 2c), high nibbles 64 c + 32 + 4
  *                      l .. +3 (sub-block 2c + 1), all of them lane l's. */
-enum { Q4_K_GROUP_BLOCK = 1184, Q4_K_CODES = 160 };
-
 static size_t packed_size_q4_K(int64_t n_rows, int64_t n) {
     return (size_t)n_groups(n_rows) * round64((size_t)(n / QK_K) * Q4_K_GROUP_BLOCK);
 }
 
+/* blk: a block_q4_K (d, dmin, scales[12], qs[128]). */
+static void put_q4_K(uint8_t *p, int r, const uint8_t *blk) {
+    memcpy(p + 2 * r, blk, 2);
+    memcpy(p + 16 + 2 * r, blk + 2, 2);
+    for (int s = 0; s < 8; s++) {
+        uint8_t sc, m;
+        k4_scale_min(blk + 4, s, &sc, &m);
+        p[32 + 8 * s + r] = sc;
+        p[96 + 16 * (s / 2) + 2 * r + s % 2] = m;
+    }
+    for (int l = 0; l < 8; l++) {
+        for (int c = 0; c < 4; c++) memcpy(p + Q4_K_CODES + 32 * (4 * l + c) + 4 * r, blk + 16 + 32 * c + 4 * l, 4);
+    }
+}
+
 static void pack_q4_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
-    static const uint8_t zero_block[144];
-    const int64_t nb = n / QK_K;
-    const size_t group_bytes = packed_size_q4_K(PACK_ROWS, n);
-    for (int64_t g = 0; g < n_groups(n_rows); g++) {
-        uint8_t *group = (uint8_t *)out + (size_t)g * group_bytes;
-        memset(group, 0, group_bytes);
-        for (int r = 0; r < PACK_ROWS; r++) {
-            const int64_t row_index = g * PACK_ROWS + r;
-            const uint8_t *row = row_index < n_rows ? (const uint8_t *)rows + (size_t)row_index * row_bytes : NULL;
-            for (int64_t b = 0; b < nb; b++) {
-                /* block_q4_K: d, dmin, scales[12], qs[128] */
-                const uint8_t *blk = row ? row + b * 144 : zero_block;
-                uint8_t *p = group + b * Q4_K_GROUP_BLOCK;
-                memcpy(p + 2 * r, blk, 2);
-                memcpy(p + 16 + 2 * r, blk + 2, 2);
-                for (int s = 0; s < 8; s++) {
-                    uint8_t sc, m;
-                    k4_scale_min(blk + 4, s, &sc, &m);
-                    p[32 + 8 * s + r] = sc;
-                    p[96 + 16 * (s / 2) + 2 * r + s % 2] = m;
-                }
-                for (int l = 0; l < 8; l++) {
-                    for (int c = 0; c < 4; c++) memcpy(p + Q4_K_CODES + 32 * (4 * l + c) + 4 * r, blk + 16 + 32 * c + 4 * l, 4);
-                }
-            }
-        }
-    }
+    pack_k(rows, row_bytes, n_rows, n, out, Q4_K_GROUP_BLOCK, 144, put_q4_K);
 }
-
-/* dot.c's k_lane_sums: lane l (of 8) gets, for each 32-element vector v,
- * elements 32v + 4l .. +3 times their activations, the first four lanes
- * scaled by scale16[2v], the others by scale16[2v+1]. */
-static inline void k_lane_sums(const int8_t q[QK_K], const int8_t a[QK_K], const int32_t scale16[QK_K / 16],
-                               int32_t lane[8]) {
-    for (int l = 0; l < 8; l++) lane[l] = 0;
-    for (int v = 0; v < QK_K / 32; v++) {
-        int32_t pair[16];
-        for (int i = 0; i < 16; i++) pair[i] = q[32 * v + 2 * i] * a[32 * v + 2 * i] + q[32 * v + 2 * i + 1] * a[32 * v + 2 * i + 1];
-        for (int l = 0; l < 8; l++) lane[l] += scale16[2 * v + l / 4] * (pair[2 * l] + pair[2 * l + 1]);
-    }
-}
-
-enum { K_CHUNK = 16 }; /* tokens whose float lanes wait in memory while a row's block is unpacked once */
 
 /* Row r's codes (element order), scales per 16 elements and mins of a
  * Q4_K super-block in packed form. */
@@ -343,46 +318,6 @@ static void q4_K_unpack(const uint8_t *p, int r, int8_t q[QK_K], int32_t scale16
     }
 }
 
-/* dot.c's Q4_K: the 8 scaled lanes by FMAs with d = d_a * d_w; the mins in
- * 4 float lanes apart, lane k getting m_2k * (bsums 4k + 4k+1) + m_2k+1 *
- * (bsums 4k+2 + 4k+3) by an FMA with -d_a * dmin_w; at the end hsum_8 of
- * the lanes plus (min lanes 0 + 2) + (1 + 3). */
-static void gemm_q4_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
-                      int64_t y_stride) {
-    const int64_t nb = n / QK_K;
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += K_CHUNK) {
-        const int64_t count = n_tokens - t0 < K_CHUNK ? n_tokens - t0 : K_CHUNK;
-        float acc[K_CHUNK][PACK_ROWS][8] = {{{0}}}, acc_m[K_CHUNK][PACK_ROWS][4] = {{{0}}};
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *p = (const uint8_t *)group + b * Q4_K_GROUP_BLOCK;
-            for (int r = 0; r < PACK_ROWS; r++) {
-                int8_t q[QK_K];
-                int32_t scale16[QK_K / 16], m[8];
-                q4_K_unpack(p, r, q, scale16, m);
-                const float dw = fp16_to_fp32(get_u16(p + 2 * r)), dminw = fp16_to_fp32(get_u16(p + 16 + 2 * r));
-                for (int64_t t = 0; t < count; t++) {
-                    const block_q8_K *a = (const block_q8_K *)(const void *)((const uint8_t *)acts +
-                                                                            (size_t)(t0 + t) * act_stride) + b;
-                    int32_t lane[8], mins[8];
-                    k_lane_sums(q, a->qs, scale16, lane);
-                    for (int s = 0; s < 8; s++) mins[s] = m[s] * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
-                    const float d = a->d * dw, dmin = -a->d * dminw;
-                    for (int k = 0; k < 4; k++)
-                        acc_m[t][r][k] = fma_f32(dmin, (float)(mins[2 * k] + mins[2 * k + 1]), acc_m[t][r][k]);
-                    for (int l = 0; l < 8; l++) acc[t][r][l] = fma_f32(d, (float)lane[l], acc[t][r][l]);
-                }
-            }
-        }
-        for (int64_t t = 0; t < count; t++) {
-            for (int r = 0; r < PACK_ROWS; r++) {
-                const float *mk = acc_m[t][r];
-                y[(t0 + t) * y_stride + r] = hsum_8(acc[t][r]) + ((mk[0] + mk[2]) + (mk[1] + mk[3]));
-            }
-        }
-    }
-}
-
-
 /* Q6_K. Layout of a group's super-block (1696 bytes, a multiple of 32):
  *
  *      0   d[8]          f16, row 0 first
@@ -398,39 +333,26 @@ static void gemm_q4_K(int64_t n, const void *group, const void *acts, size_t act
  * g % 2, l) (low nibble for g < 2, high for g >= 2) and its top 2 bits at
  * bits 2 g .. 2 g + 1 of qh(h, l); its code is those 6 bits minus 32, its
  * scale scales[8 h + 2 g + l / 4]. */
-enum { Q6_K_GROUP_BLOCK = 1696, Q6_K_CODES = 160 };
-
 static size_t packed_size_q6_K(int64_t n_rows, int64_t n) {
     return (size_t)n_groups(n_rows) * round64((size_t)(n / QK_K) * Q6_K_GROUP_BLOCK);
 }
 
-static void pack_q6_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
-    static const uint8_t zero_block[210];
-    const int64_t nb = n / QK_K;
-    const size_t group_bytes = packed_size_q6_K(PACK_ROWS, n);
-    for (int64_t g = 0; g < n_groups(n_rows); g++) {
-        uint8_t *group = (uint8_t *)out + (size_t)g * group_bytes;
-        memset(group, 0, group_bytes);
-        for (int r = 0; r < PACK_ROWS; r++) {
-            const int64_t row_index = g * PACK_ROWS + r;
-            const uint8_t *row = row_index < n_rows ? (const uint8_t *)rows + (size_t)row_index * row_bytes : NULL;
-            for (int64_t b = 0; b < nb; b++) {
-                /* block_q6_K: ql[128], qh[64], scales[16], d */
-                const uint8_t *blk = row ? row + b * 210 : zero_block;
-                uint8_t *p = group + b * Q6_K_GROUP_BLOCK;
-                memcpy(p + 2 * r, blk + 208, 2);
-                for (int s = 0; s < 16; s++) p[16 + 8 * s + r] = blk[192 + s];
-                for (int h = 0; h < 2; h++) {
-                    for (int l = 0; l < 8; l++) {
-                        uint8_t *v = p + Q6_K_CODES + 96 * (2 * l + h) + 4 * r;
-                        memcpy(v, blk + 64 * h + 4 * l, 4);
-                        memcpy(v + 32, blk + 64 * h + 32 + 4 * l, 4);
-                        memcpy(v + 64, blk + 128 + 32 * h + 4 * l, 4);
-                    }
-                }
-            }
+/* blk: a block_q6_K (ql[128], qh[64], scales[16], d). */
+static void put_q6_K(uint8_t *p, int r, const uint8_t *blk) {
+    memcpy(p + 2 * r, blk + 208, 2);
+    for (int s = 0; s < 16; s++) p[16 + 8 * s + r] = blk[192 + s];
+    for (int h = 0; h < 2; h++) {
+        for (int l = 0; l < 8; l++) {
+            uint8_t *v = p + Q6_K_CODES + 96 * (2 * l + h) + 4 * r;
+            memcpy(v, blk + 64 * h + 4 * l, 4);
+            memcpy(v + 32, blk + 64 * h + 32 + 4 * l, 4);
+            memcpy(v + 64, blk + 128 + 32 * h + 4 * l, 4);
         }
     }
+}
+
+static void pack_q6_K(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
+    pack_k(rows, row_bytes, n_rows, n, out, Q6_K_GROUP_BLOCK, 210, put_q6_K);
 }
 
 /* Row r's codes (element order, minus 32) and scales of a Q6_K
@@ -457,36 +379,76 @@ static void q6_K_unpack(const uint8_t *p, int r, int8_t q[QK_K], int32_t scale16
     for (int s = 0; s < 16; s++) scale16[s] = (int8_t)p[16 + 8 * s + r];
 }
 
-/* dot.c's Q6_K: the 8 scaled lanes by FMAs with d = d_a * d_w; hsum_8. */
-static void gemm_q6_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
-                      int64_t y_stride) {
+/* dot.c's k_lane_sums: lane l (of 8) gets, for each 32-element vector v,
+ * elements 32v + 4l .. +3 times their activations, the first four lanes
+ * scaled by scale16[2v], the others by scale16[2v+1]. */
+static inline void k_lane_sums(const int8_t q[QK_K], const int8_t a[QK_K], const int32_t scale16[QK_K / 16],
+                               int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) lane[l] = 0;
+    for (int v = 0; v < QK_K / 32; v++) {
+        int32_t pair[16];
+        for (int i = 0; i < 16; i++) pair[i] = q[32 * v + 2 * i] * a[32 * v + 2 * i] + q[32 * v + 2 * i + 1] * a[32 * v + 2 * i + 1];
+        for (int l = 0; l < 8; l++) lane[l] += scale16[2 * v + l / 4] * (pair[2 * l] + pair[2 * l + 1]);
+    }
+}
+
+enum { K_CHUNK = 16 }; /* tokens whose float lanes wait in memory while a row's block is unpacked once */
+
+/* dot.c's Q4_K (q4 set) and Q6_K: the 8 scaled lanes by FMAs with d = d_a *
+ * d_w, then hsum_8. Q4_K's mins go in 4 float lanes apart, lane k getting
+ * m_2k * (bsums 4k + 4k+1) + m_2k+1 * (bsums 4k+2 + 4k+3) by an FMA with
+ * -d_a * dmin_w, and are added at the end as (lanes 0 + 2) + (1 + 3). */
+static void gemm_k(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                   int64_t y_stride, const int q4) {
     const int64_t nb = n / QK_K;
+    const size_t group_block = q4 ? Q4_K_GROUP_BLOCK : Q6_K_GROUP_BLOCK;
     for (int64_t t0 = 0; t0 < n_tokens; t0 += K_CHUNK) {
         const int64_t count = n_tokens - t0 < K_CHUNK ? n_tokens - t0 : K_CHUNK;
-        float acc[K_CHUNK][PACK_ROWS][8] = {{{0}}};
+        float acc[K_CHUNK][PACK_ROWS][8] = {{{0}}}, acc_m[K_CHUNK][PACK_ROWS][4] = {{{0}}};
         for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *p = (const uint8_t *)group + b * Q6_K_GROUP_BLOCK;
+            const uint8_t *p = (const uint8_t *)group + b * group_block;
             for (int r = 0; r < PACK_ROWS; r++) {
                 int8_t q[QK_K];
-                int32_t scale16[QK_K / 16];
-                q6_K_unpack(p, r, q, scale16);
-                const float dw = fp16_to_fp32(get_u16(p + 2 * r));
+                int32_t scale16[QK_K / 16], m[8];
+                if (q4) q4_K_unpack(p, r, q, scale16, m);
+                else q6_K_unpack(p, r, q, scale16);
+                const float dw = fp16_to_fp32(get_u16(p + 2 * r)), dminw = q4 ? fp16_to_fp32(get_u16(p + 16 + 2 * r)) : 0;
                 for (int64_t t = 0; t < count; t++) {
                     const block_q8_K *a = (const block_q8_K *)(const void *)((const uint8_t *)acts +
                                                                             (size_t)(t0 + t) * act_stride) + b;
                     int32_t lane[8];
                     k_lane_sums(q, a->qs, scale16, lane);
+                    if (q4) {
+                        int32_t mins[8];
+                        for (int s = 0; s < 8; s++) mins[s] = m[s] * (a->bsums[2 * s] + a->bsums[2 * s + 1]);
+                        const float dmin = -a->d * dminw;
+                        for (int k = 0; k < 4; k++)
+                            acc_m[t][r][k] = fma_f32(dmin, (float)(mins[2 * k] + mins[2 * k + 1]), acc_m[t][r][k]);
+                    }
                     const float d = a->d * dw;
                     for (int l = 0; l < 8; l++) acc[t][r][l] = fma_f32(d, (float)lane[l], acc[t][r][l]);
                 }
             }
         }
         for (int64_t t = 0; t < count; t++) {
-            for (int r = 0; r < PACK_ROWS; r++) y[(t0 + t) * y_stride + r] = hsum_8(acc[t][r]);
+            for (int r = 0; r < PACK_ROWS; r++) {
+                const float *mk = acc_m[t][r];
+                const float lanes = hsum_8(acc[t][r]);
+                y[(t0 + t) * y_stride + r] = q4 ? lanes + ((mk[0] + mk[2]) + (mk[1] + mk[3])) : lanes;
+            }
         }
     }
 }
 
+static void gemm_q4_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    gemm_k(n, group, acts, act_stride, n_tokens, y, y_stride, 1);
+}
+
+static void gemm_q6_K(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
+                      int64_t y_stride) {
+    gemm_k(n, group, acts, act_stride, n_tokens, y, y_stride, 0);
+}
 
 static const packed_layout layout_q4_0 = {packed_size_q4_0, pack_q4_0};
 static const packed_layout layout_q8_0 = {packed_size_q8_0, pack_q8_0};
