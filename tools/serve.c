@@ -34,7 +34,10 @@ static void usage(FILE *f) {
             "  -t, --threads N         threads (default: physical cores)\n"
             "  -b, --batch N           most tokens in one step (default 512)\n"
             "      --queue N           requests that may wait for a slot; more get 503 (default 64)\n"
-            "      --api-key KEY       require 'Authorization: Bearer KEY' (all but /health)\n"
+            "      --api-key KEY       require 'Authorization: Bearer KEY' (all but /health and CORS preflights)\n"
+            "      --cors-origin ORIGIN  let web pages from ORIGIN (e.g. http://192.168.1.20:3000, or *) call the\n"
+            "                          server: Access-Control-Allow-Origin on every answer, OPTIONS preflights\n"
+            "                          answered (default: no CORS headers)\n"
             "      --alias NAME        the model id clients see (default: the file name)\n"
             "      --max-tokens N      most tokens one request may generate (default: the context's room)\n"
             "      --max-body BYTES    largest request body (default 4194304); larger gets 413\n"
@@ -46,7 +49,7 @@ static void usage(FILE *f) {
 
 typedef struct serve_options {
     cli_model_options m;
-    const char *host, *api_key, *alias;
+    const char *host, *api_key, *alias, *cors_origin;
     long long port, parallel, queue, max_body, timeout, idle_timeout, grace, batch, max_tokens;
 } serve_options;
 
@@ -71,9 +74,14 @@ static int parse_args(int argc, char **argv, serve_options *o) {
             i++;
         }
         if (matched) continue;
-        if (!strcmp(a, "--host") || !strcmp(a, "--api-key") || !strcmp(a, "--alias")) {
+        if (!strcmp(a, "--host") || !strcmp(a, "--api-key") || !strcmp(a, "--alias") || !strcmp(a, "--cors-origin")) {
             if (!v) return cli_usage_error("serve", "%s needs a value", a), -1;
-            *(!strcmp(a, "--host") ? &o->host : !strcmp(a, "--api-key") ? &o->api_key : &o->alias) = v;
+            if (!strcmp(a, "--cors-origin") && (!*v || strpbrk(v, "\r\n, ")))
+                return cli_usage_error("serve", "--cors-origin takes one origin (scheme://host[:port]) or *"), -1;
+            *(!strcmp(a, "--host")      ? &o->host
+              : !strcmp(a, "--api-key") ? &o->api_key
+              : !strcmp(a, "--alias")   ? &o->alias
+                                        : &o->cors_origin) = v;
             i++;
             continue;
         }
@@ -129,6 +137,28 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
 
 static void stream_done(void *cls) { sse_free(cls); }
 
+/* With --cors-origin: the page's origin may read the answer. */
+static void add_cors_headers(struct MHD_Response *resp) {
+    if (!opts.cors_origin) return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", opts.cors_origin);
+    if (strcmp(opts.cors_origin, "*")) MHD_add_response_header(resp, "Vary", "Origin");
+}
+
+/* A CORS preflight (OPTIONS with --cors-origin): 204, what a page may send.
+ * A browser sends it without credentials, so it needs no API key. */
+static enum MHD_Result send_preflight(struct MHD_Connection *mc, connection *c) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    add_cors_headers(resp);
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+    c->status = 204;
+    enum MHD_Result ok = MHD_queue_response(mc, 204, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *mc, connection *c, http_reply *r) {
     struct MHD_Response *resp;
     if (r->stream) {
@@ -146,6 +176,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *mc, connection *c, http
     free(r->body);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+    add_cors_headers(resp);
     if (r->allow) MHD_add_response_header(resp, "Allow", r->allow);
     if (r->retry_after) {
         char s[16];
@@ -210,6 +241,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         r.client_gone = client_gone;
         r.client = (void *)(intptr_t)ci->connect_fd;
     }
+    if (opts.cors_origin && !strcmp(method, "OPTIONS")) return send_preflight(mc, c);
     if (!authorized(mc, url)) {
         api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
                   "missing or wrong API key: send 'Authorization: Bearer KEY'");
@@ -317,6 +349,7 @@ int cmd_serve(int argc, char **argv) {
     srv_state.request_timeout = (double)opts.timeout;
     srv_state.max_tokens_cap = (int32_t)opts.max_tokens;
     srv_state.uses_fallback = !bibim_model_chat_template(model);
+    srv_state.tool_format = bibim_chat_tool_format(bibim_model_chat_template(model));
     srv_state.created = (long)time(NULL);
     if (!(daemon = start_daemon())) goto done;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -46,6 +46,9 @@ typedef struct serve_request {
     int logprobs;                 /* record token_logprobs for each generated token */
     int top_logprobs;             /* 0..SERVE_MAX_TOP_LOGPROBS */
     double deadline;              /* monotonic seconds; the request ends there */
+    char *tools_json;             /* owned: the tools a tool call may name (chat with tools, tool_choice
+                                     not "none"); NULL: the text is never parsed for tool calls */
+    int tool_format;              /* a bibim_tool_format, from the chat template */
 
     /* Output, guarded by the scheduler's lock; `changed` is broadcast on news. */
     pthread_cond_t changed;
@@ -116,6 +119,7 @@ typedef struct server {
     double request_timeout;   /* seconds a request may run */
     int32_t max_tokens_cap;   /* most tokens one request may generate; 0: the context's room */
     int uses_fallback;        /* the model has no chat template: ChatML and its stop string */
+    bibim_tool_format tool_format; /* how the template writes tool calls */
     long created;             /* unix time the model was loaded */
     pthread_mutex_t stats_lock;
     uint64_t requests_by_status[600];

@@ -237,14 +237,37 @@ static int completion_prompt(server *srv, const cJSON *req, serve_request *r, ht
     return 0;
 }
 
+/* An assistant message's tool calls as chat templates expect them (Hugging
+ * Face's convention, which the Llama 3.1, Qwen and Mistral templates follow):
+ * function.arguments as an object, not the JSON string OpenAI's clients send
+ * (a template would write it with tojson, quoted twice); content "" rather
+ * than null, which templates test or concatenate. */
+static void prepare_tool_calls(cJSON *m) {
+    cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls"), *call;
+    if (!cJSON_IsArray(calls) || cJSON_GetArraySize(calls) == 0) return;
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (!content) cJSON_AddStringToObject(m, "content", "");
+    else if (cJSON_IsNull(content)) cJSON_ReplaceItemInObjectCaseSensitive(m, "content", cJSON_CreateString(""));
+    cJSON_ArrayForEach(call, calls) {
+        cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+        cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+        if (!cJSON_IsString(args)) continue;
+        cJSON *obj = cJSON_Parse(args->valuestring);
+        if (cJSON_IsObject(obj)) cJSON_ReplaceItemInObjectCaseSensitive(fn, "arguments", obj);
+        else cJSON_Delete(obj);
+    }
+}
+
 /* A copy of the messages where content given as parts that are all text
  * ([{"type":"text","text":...}, ...]) becomes one string, as clients mean
  * it: most chat templates only handle string content. Other content (images,
- * ...) passes through for templates that know it. */
+ * ...) passes through for templates that know it. Tool calls are prepared
+ * for the template (prepare_tool_calls). */
 static cJSON *flatten_text_parts(const cJSON *msgs) {
     cJSON *copy = cJSON_Duplicate(msgs, 1), *m;
     if (!copy) return NULL;
     cJSON_ArrayForEach(m, copy) {
+        prepare_tool_calls(m);
         cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content"), *part;
         if (!cJSON_IsArray(content)) continue;
         size_t len = 0;
@@ -271,8 +294,83 @@ static cJSON *flatten_text_parts(const cJSON *msgs) {
     return copy;
 }
 
-/* Renders `messages` (and `tools`) with the chat template. */
-static char *render_messages(server *srv, const cJSON *req, int add_generation_prompt, http_reply *out) {
+/* Checks `tools`: an array of {"type": "function", "function": {"name": ...}}. */
+static int check_tools(const cJSON *tools, http_reply *out) {
+    if (!tools || cJSON_IsNull(tools)) return 0;
+    if (!cJSON_IsArray(tools)) return BAD_REQUEST(out, "tools", "'tools' must be an array"), -1;
+    int i = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tools) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(t, "type"), *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        if (!cJSON_IsObject(t) || (type && !(cJSON_IsString(type) && !strcmp(type->valuestring, "function"))) ||
+            !cJSON_IsObject(fn) || !cJSON_IsString(name) || !name->valuestring[0])
+            return BAD_REQUEST(out, "tools", "'tools[%d]' must be {\"type\": \"function\", \"function\": {\"name\": ...}}", i), -1;
+        i++;
+    }
+    return 0;
+}
+
+/* The tool of `tools` named `name`, or NULL. */
+static const cJSON *find_tool(const cJSON *tools, const char *name) {
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tools) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "function"), "name");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name)) return t;
+    }
+    return NULL;
+}
+
+/* `tools`, `tool_choice` and `parallel_tool_calls` of a chat request. On
+ * success *template_tools is the tools the template gets and *parse_tools
+ * those a tool call may name (both malloc'd JSON, NULL for none): "auto"
+ * (the default) and "required" parse calls of any tool; a named function
+ * only gives the template that tool and accepts only calls of it; "none"
+ * gives the template no tools and never parses. Nothing forces the model to
+ * call: answered with text, a request gets text. */
+static int get_tools(const cJSON *req, char **template_tools, char **parse_tools, http_reply *out) {
+    *template_tools = *parse_tools = NULL;
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(req, "tools");
+    const cJSON *choice = cJSON_GetObjectItemCaseSensitive(req, "tool_choice");
+    int parallel = 1;
+    if (check_tools(tools, out) || get_bool(req, "parallel_tool_calls", &parallel, out)) return -1;
+    int have = cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0;
+    const cJSON *only = NULL;
+    if (choice && !cJSON_IsNull(choice)) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(choice, "function");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        if (cJSON_IsString(choice) && !strcmp(choice->valuestring, "none")) return 0;
+        if (cJSON_IsString(choice) && (!strcmp(choice->valuestring, "auto") || !strcmp(choice->valuestring, "required"))) {
+            if (!have && !strcmp(choice->valuestring, "required"))
+                return BAD_REQUEST(out, "tool_choice", "'tool_choice' \"required\" needs 'tools'"), -1;
+        } else if (cJSON_IsObject(choice) && cJSON_IsString(name)) {
+            if (!have || !(only = find_tool(tools, name->valuestring)))
+                return BAD_REQUEST(out, "tool_choice", "'tool_choice' names '%.100s', which is not in 'tools'",
+                                   name->valuestring), -1;
+        } else {
+            return BAD_REQUEST(out, "tool_choice",
+                               "'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", "
+                               "\"function\": {\"name\": ...}}"), -1;
+        }
+    }
+    if (!have) return 0;
+    cJSON *one = only ? cJSON_CreateArray() : NULL;
+    if (one) cJSON_AddItemToArray(one, cJSON_Duplicate(only, 1));
+    *template_tools = cJSON_PrintUnformatted(only ? one : tools);
+    *parse_tools = *template_tools ? dup_string(*template_tools) : NULL;
+    cJSON_Delete(one);
+    if (!*parse_tools) {
+        free(*template_tools);
+        *template_tools = NULL;
+        return api_error(out, 500, "server_error", NULL, NULL, "out of memory"), -1;
+    }
+    return 0;
+}
+
+/* Renders `messages` with the chat template, and `tools_json` (the request's
+ * tools, or NULL: none) if `use_tools`, else the request's own `tools`. */
+static char *render_messages(server *srv, const cJSON *req, int add_generation_prompt, int use_tools,
+                             const char *tools_json, http_reply *out) {
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
     if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
         return BAD_REQUEST(out, "messages", "'messages' must be a non-empty array of message objects"), NULL;
@@ -289,20 +387,20 @@ static char *render_messages(server *srv, const cJSON *req, int add_generation_p
             return BAD_REQUEST(out, param, "'%s.content' must be a string or an array of parts", param), NULL;
     }
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(req, "tools");
-    if (tools && !cJSON_IsNull(tools) && !cJSON_IsArray(tools))
+    if (!use_tools && tools && !cJSON_IsNull(tools) && !cJSON_IsArray(tools)) /* as given: the template judges */
         return BAD_REQUEST(out, "tools", "'tools' must be an array"), NULL;
     cJSON *flat = flatten_text_parts(msgs);
     char *msgs_json = flat ? cJSON_PrintUnformatted(flat) : NULL;
     cJSON_Delete(flat);
-    char *tools_json = cJSON_IsArray(tools) ? cJSON_PrintUnformatted(tools) : NULL;
+    char *own_tools = !use_tools && cJSON_IsArray(tools) ? cJSON_PrintUnformatted(tools) : NULL;
     bibim_chat_params cp = bibim_chat_default_params();
     cp.add_generation_prompt = add_generation_prompt;
-    cp.tools_json = tools_json;
+    cp.tools_json = use_tools ? tools_json : own_tools;
     char *text = NULL, err[512];
     bibim_status st = msgs_json ? bibim_chat_render(srv->model, msgs_json, &cp, &text, NULL, err, sizeof err)
                                 : BIBIM_ERR_NOMEM;
     free(msgs_json);
-    free(tools_json);
+    free(own_tools);
     if (st == BIBIM_ERR_NOMEM) api_error(out, 500, "server_error", NULL, NULL, "out of memory");
     else if (st != BIBIM_OK) BAD_REQUEST(out, "messages", "the chat template could not render the messages: %s", err);
     return text;
@@ -415,6 +513,68 @@ static cJSON *response_head(server *srv, const char *id, const char *object, lon
     return root;
 }
 
+/* ---- tool calls ----------------------------------------------------------- */
+
+/* A tool call id: "call_" and 24 letters or digits, as OpenAI's; for
+ * Mistral's template, whose history check wants them so, 9 letters or digits. */
+static void make_tool_call_id(server *srv, int mistral, char *id, size_t size) {
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    uint64_t n = __atomic_fetch_add(&srv->id_counter, 1, __ATOMIC_RELAXED);
+    uint64_t x = (n + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)srv->created * 0xBF58476D1CE4E5B9ull;
+    size_t len = mistral ? 9 : 24, o = mistral ? 0 : 5;
+    if (size < o + len + 1) return (void)(id[0] = 0);
+    memcpy(id, "call_", o);
+    for (size_t i = 0; i < len; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        id[o++] = alnum[(x >> 33) % 62];
+    }
+    id[o] = 0;
+}
+
+/* 1 if s[0..n) has a byte other than whitespace. */
+static int has_text(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(" \t\r\n", s[i])) return 1;
+    return 0;
+}
+
+/* The tool calls of a finished chat request with tools, in OpenAI's shape
+ * ([{id, type: "function", function: {name, arguments}}]), or NULL when its
+ * text is not tool calls (then all of it is content). *content_len: the
+ * bytes of text before the calls. */
+static cJSON *parse_tool_calls(server *srv, const serve_request *r, size_t *content_len) {
+    *content_len = r->n_text;
+    if (!r->tools_json || (r->finish != FINISH_STOP && r->finish != FINISH_LENGTH)) return NULL;
+    char *json = NULL;
+    size_t content = r->n_text;
+    if (bibim_chat_parse_tool_calls(r->text ? r->text : "", r->n_text, (bibim_tool_format)r->tool_format,
+                                    r->tools_json, &json, &content, NULL, 0) != BIBIM_OK)
+        return NULL;
+    cJSON *calls = cJSON_Parse(json), *c, *out = cJSON_CreateArray();
+    bibim_free(json);
+    cJSON_ArrayForEach(c, calls) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name"), *args = cJSON_GetObjectItemCaseSensitive(c, "arguments");
+        const cJSON *given = cJSON_GetObjectItemCaseSensitive(c, "id");
+        if (!cJSON_IsString(name) || !cJSON_IsString(args)) continue;
+        char id[48];
+        if (cJSON_IsString(given) && given->valuestring[0] && strlen(given->valuestring) < sizeof id)
+            snprintf(id, sizeof id, "%s", given->valuestring);
+        else
+            make_tool_call_id(srv, r->tool_format == BIBIM_TOOLS_MISTRAL, id, sizeof id);
+        cJSON *t = cJSON_CreateObject(), *fn;
+        cJSON_AddStringToObject(t, "id", id);
+        cJSON_AddStringToObject(t, "type", "function");
+        fn = cJSON_AddObjectToObject(t, "function");
+        cJSON_AddStringToObject(fn, "name", name->valuestring);
+        cJSON_AddStringToObject(fn, "arguments", args->valuestring);
+        cJSON_AddItemToArray(out, t);
+    }
+    cJSON_Delete(calls);
+    if (cJSON_GetArraySize(out) == 0) return cJSON_Delete(out), NULL;
+    *content_len = content;
+    return out;
+}
+
 /* Waits until the request ends; then the whole response. */
 static void reply_whole(server *srv, serve_request *r, int chat, http_reply *out) {
     sched_lock(srv->sched);
@@ -446,18 +606,30 @@ static void reply_whole(server *srv, serve_request *r, int chat, http_reply *out
     cJSON *choices = cJSON_AddArrayToObject(root, "choices"), *c = cJSON_CreateObject();
     cJSON_AddItemToArray(choices, c);
     cJSON_AddNumberToObject(c, "index", 0);
+    size_t content_len = r->n_text;
+    cJSON *calls = chat ? parse_tool_calls(srv, r, &content_len) : NULL;
     if (chat) {
         cJSON *msg = cJSON_AddObjectToObject(c, "message");
         cJSON_AddStringToObject(msg, "role", "assistant");
-        cJSON_AddStringToObject(msg, "content", r->text ? r->text : "");
+        if (!calls) {
+            cJSON_AddStringToObject(msg, "content", r->text ? r->text : "");
+        } else if (has_text(r->text, content_len)) { /* the text before the calls */
+            char saved = r->text[content_len];
+            r->text[content_len] = 0;
+            cJSON_AddStringToObject(msg, "content", r->text);
+            r->text[content_len] = saved;
+        } else {
+            cJSON_AddNullToObject(msg, "content");
+        }
         cJSON_AddNullToObject(msg, "refusal");
+        if (calls) cJSON_AddItemToObject(msg, "tool_calls", calls);
     } else {
         cJSON_AddStringToObject(c, "text", r->text ? r->text : "");
     }
     if (r->logprobs) cJSON_AddItemToObject(c, "logprobs", chat ? chat_logprobs(srv, r, 0, r->n_lp)
                                                                  : completion_logprobs(srv, r, 0, r->n_lp, 0));
     else cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(c, "finish_reason", finish_name(r));
+    cJSON_AddStringToObject(c, "finish_reason", calls ? "tool_calls" : finish_name(r));
     cJSON_AddItemToObject(root, "usage", usage_json(r));
     reply_json(out, 200, root);
 }
@@ -515,17 +687,52 @@ static void sse_chunk(sse_stream *st, const char *text, size_t n, int role, cons
     sse_event(st, root);
 }
 
+/* A chunk whose delta is one piece of a tool call (OpenAI's shape: the
+ * first piece of call `index` carries its id, type and name, with arguments
+ * ""; the next ones carry arguments text to append). */
+static void sse_tool_chunk(sse_stream *st, int index, const cJSON *call, int head) {
+    cJSON *root = response_head(st->srv, st->id, "chat.completion.chunk", st->created);
+    cJSON *choices = cJSON_AddArrayToObject(root, "choices"), *c = cJSON_CreateObject();
+    cJSON_AddItemToArray(choices, c);
+    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON *delta = cJSON_AddObjectToObject(c, "delta"), *calls = cJSON_AddArrayToObject(delta, "tool_calls");
+    cJSON *t = cJSON_CreateObject(), *fn;
+    cJSON_AddItemToArray(calls, t);
+    cJSON_AddNumberToObject(t, "index", index);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(call, "function");
+    if (head) {
+        cJSON_AddStringToObject(t, "id", cJSON_GetObjectItemCaseSensitive(call, "id")->valuestring);
+        cJSON_AddStringToObject(t, "type", "function");
+    }
+    fn = cJSON_AddObjectToObject(t, "function");
+    if (head) cJSON_AddStringToObject(fn, "name", cJSON_GetObjectItemCaseSensitive(f, "name")->valuestring);
+    cJSON_AddStringToObject(fn, "arguments", head ? "" : cJSON_GetObjectItemCaseSensitive(f, "arguments")->valuestring);
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddNullToObject(c, "finish_reason");
+    if (st->include_usage) cJSON_AddNullToObject(root, "usage");
+    sse_event(st, root);
+}
+
 /* Turns what the request has produced since the last call into events
- * (with the lock held). */
+ * (with the lock held). With tools, text that is or may become a tool call
+ * is held back until the request ends: then it is sent as tool calls, or as
+ * content if it was not one. */
 static void sse_collect(sse_stream *st) {
     serve_request *r = st->req;
     if (st->chat && !st->sent_role) {
         sse_chunk(st, "", 0, 1, NULL, st->lp_sent);
         st->sent_role = 1;
     }
-    if (r->n_text > st->text_sent || r->n_lp > st->lp_sent) {
-        sse_chunk(st, r->text + st->text_sent, r->n_text - st->text_sent, 0, NULL, r->n_lp);
-        st->text_sent = r->n_text;
+    size_t visible = r->n_text;
+    cJSON *calls = NULL;
+    if (st->chat && r->tools_json) {
+        if (r->finish == FINISH_NONE) visible = bibim_chat_tool_call_start(r->text, r->n_text, (bibim_tool_format)r->tool_format);
+        else calls = parse_tool_calls(st->srv, r, &visible);
+        if (visible < st->text_sent) visible = st->text_sent;
+    }
+    if (visible > st->text_sent || r->n_lp > st->lp_sent) {
+        sse_chunk(st, r->text ? r->text + st->text_sent : "", visible - st->text_sent, 0, NULL, r->n_lp);
+        st->text_sent = visible;
     }
     if (r->finish == FINISH_NONE) return;
     st->finished = 1;
@@ -543,7 +750,13 @@ static void sse_collect(sse_stream *st) {
             free(e.body);
         }
     } else {
-        sse_chunk(st, "", 0, 0, finish_name(r), r->n_lp);
+        const cJSON *call;
+        int index = 0;
+        cJSON_ArrayForEach(call, calls) {
+            sse_tool_chunk(st, index, call, 1);
+            sse_tool_chunk(st, index++, call, 0);
+        }
+        sse_chunk(st, "", 0, 0, calls ? "tool_calls" : finish_name(r), r->n_lp);
         if (st->include_usage) {
             cJSON *root = response_head(st->srv, st->id, st->chat ? "chat.completion.chunk" : "text_completion",
                                         st->created);
@@ -553,6 +766,7 @@ static void sse_collect(sse_stream *st) {
         }
     }
     sse_append(st, "data: [DONE]\n\n", 14);
+    cJSON_Delete(calls);
 }
 
 size_t sse_read(sse_stream *st, char *buf, size_t max) {
@@ -635,7 +849,11 @@ static void handle_completion(server *srv, const cJSON *req, int chat, http_repl
         failed = get_bool(req, "logprobs", &logprobs, out) || get_int(req, "top_logprobs", 0, SERVE_MAX_TOP_LOGPROBS, &top_logprobs, out);
         if (!failed && top_logprobs > 0 && !logprobs)
             failed = (BAD_REQUEST(out, "top_logprobs", "'top_logprobs' needs 'logprobs': true"), 1);
-        if (!failed) failed = !(text = render_messages(srv, req, 1, out));
+        char *template_tools = NULL;
+        if (!failed) failed = get_tools(req, &template_tools, &r->tools_json, out);
+        if (!failed) failed = !(text = render_messages(srv, req, 1, 1, template_tools, out));
+        free(template_tools);
+        r->tool_format = srv->tool_format;
         if (!failed) failed = tokenize_text(srv, text, strlen(text), r, out);
         if (!failed && srv->uses_fallback && add_stop(r, BIBIM_CHAT_FALLBACK_STOP))
             failed = (api_error(out, 500, "server_error", NULL, NULL, "out of memory"), 1);
@@ -768,7 +986,7 @@ static void handle_detokenize(server *srv, const cJSON *req, http_reply *out) {
 static void handle_apply_template(server *srv, const cJSON *req, http_reply *out) {
     int add = 1;
     if (get_bool(req, "add_generation_prompt", &add, out)) return;
-    char *text = render_messages(srv, req, add, out);
+    char *text = render_messages(srv, req, add, 0, NULL, out);
     if (!text) return;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "prompt", text);

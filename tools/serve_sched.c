@@ -91,6 +91,7 @@ static void request_free(serve_request *r) {
     free(r->stop);
     free(r->text);
     free(r->lp);
+    free(r->tools_json);
     free(r);
 }
 

