@@ -56,16 +56,13 @@ static ALWAYS_INLINE void q4_0_block_dots(const uint8_t *quants, const uint8_t *
 /* Q8_0                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* One token of one group over blocks b_start .. b_end - 1 (run-aligned),
- * its accumulators in f (8 rows x 8 lanes). As dot.c's Q8_0, each output
- * keeps 8 float lanes, lane l adding by an FMA the integer dot of each
- * block's elements 4l..4l+3 times d_w * d_a. A row's block is one vector;
- * its codes, stored plus 128, are turned back into signed bytes, and
- * vpmaddubsw multiplies |w| by the activations with w's sign (at most 2 *
- * 128 * 127 a pair: no saturation), vpmaddwd adds the pairs into the 8
- * int32 lanes. */
-static void q8_0_span(int64_t nb, int64_t b_start, int64_t b_end, const uint8_t *group, const uint8_t *act,
-                      __m256 f[PACK_ROWS]) {
+/* One token over blocks b_start .. b_end - 1, its lanes in f. A row's
+ * block is one vector; its codes, stored plus 128, are turned back into
+ * signed bytes, and vpmaddubsw multiplies |w| by the activations with w's
+ * sign (at most 2 * 128 * 127 a pair: no saturation), vpmaddwd adds the
+ * pairs into the 8 int32 lanes. */
+static void q8_0_token_span(int64_t nb, int64_t b_start, int64_t b_end, const uint8_t *group, const uint8_t *act,
+                            __m256 f[PACK_ROWS]) {
     const __m256i bias = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
     const int64_t full = nb / Q8_0_RUN * Q8_0_RUN, tail = nb - full;
     __m256 acc[PACK_ROWS];
@@ -91,21 +88,11 @@ static void q8_0_span(int64_t nb, int64_t b_start, int64_t b_end, const uint8_t 
     for (int r = 0; r < PACK_ROWS; r++) f[r] = acc[r];
 }
 
-/* Span after span of blocks, all tokens meeting each span's codes while
- * they are in L1; then dot.c's hsum_8 of each output's lanes. */
-static void q8_0_chunk(int64_t nb, const uint8_t *group, const uint8_t *acts, size_t act_stride, int64_t n_tokens,
-                       float *y, int64_t y_stride) {
-    __m256 f[Q8_0_CHUNK][PACK_ROWS];
-    for (int64_t t = 0; t < n_tokens; t++) {
-        for (int r = 0; r < PACK_ROWS; r++) f[t][r] = _mm256_setzero_ps();
-    }
-    for (int64_t b = 0; b < nb; b += Q8_0_SPAN) {
-        const int64_t b_end = nb - b < Q8_0_SPAN ? nb : b + Q8_0_SPAN;
-        for (int64_t t = 0; t < n_tokens; t++) q8_0_span(nb, b, b_end, group, acts + (size_t)t * act_stride, f[t]);
-    }
-    for (int64_t t = 0; t < n_tokens; t++) {
-        for (int r = 0; r < PACK_ROWS; r++) y[t * y_stride + r] = hsum_8(f[t][r]);
-    }
+/* The tokens one by one. */
+static void q8_0_span(int64_t nb, int64_t b_start, int64_t b_end, const uint8_t *group, const uint8_t *acts,
+                      size_t act_stride, int64_t n_tokens, __m256 f[][PACK_ROWS]) {
+    for (int64_t t = 0; t < n_tokens; t++)
+        q8_0_token_span(nb, b_start, b_end, group, acts + (size_t)t * act_stride, f[t]);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -77,18 +77,15 @@ static ALWAYS_INLINE void q4_0_block_dots(const uint8_t *quants, const uint8_t *
 
 enum { Q8_0_TILE = 2 }; /* tokens a step: 16 accumulator vectors */
 
-/* Tokens t < T (T <= Q8_0_TILE) of one group, over blocks b_start ..
- * b_end - 1 (run-aligned), their accumulators in f[t] (8 rows x 8 lanes).
- * As dot.c's Q8_0, each output keeps 8 float lanes, lane l adding by an
- * FMA the integer dot of each block's elements 4l..4l+3 times d_w * d_a.
- * A row's block is one vector: vpdpbusd with the token's block of
+/* Tokens t < T (T <= Q8_0_TILE) over blocks b_start .. b_end - 1, their
+ * lanes in f[t]. A row's block is one vector: vpdpbusd with the token's block of
  * activations gives the 8 integer lanes; as the codes are stored plus
  * 128, each lane starts from -128 times its 4 activations' sum (one
  * vector per token and block, for all rows). The products d_w * d_a are
  * worked out for the whole span first, so that the FMAs, which take them
  * by broadcast loads, do not wait for them. */
-static ALWAYS_INLINE void q8_0_span(int64_t nb, int64_t b_start, int64_t b_end, const uint8_t *group,
-                                     const uint8_t *acts, size_t act_stride, __m256 f[][PACK_ROWS], const int T) {
+static ALWAYS_INLINE void q8_0_tile_span(int64_t nb, int64_t b_start, int64_t b_end, const uint8_t *group,
+                                          const uint8_t *acts, size_t act_stride, __m256 f[][PACK_ROWS], const int T) {
     const __m256i bias = _mm256_set1_epi8((char)0x80);
     const int64_t full = nb / Q8_0_RUN * Q8_0_RUN, tail = nb - full;
     __m256 acc[PACK_ROWS][Q8_0_TILE];
@@ -140,25 +137,13 @@ static ALWAYS_INLINE void q8_0_span(int64_t nb, int64_t b_start, int64_t b_end, 
     }
 }
 
-/* Span after span of blocks, all tokens (two at a time) meeting each
- * span's codes while they are in L1; then dot.c's hsum_8 of each output's
- * lanes. */
-static void q8_0_chunk(int64_t nb, const uint8_t *group, const uint8_t *acts, size_t act_stride, int64_t n_tokens,
-                       float *y, int64_t y_stride) {
-    __m256 f[Q8_0_CHUNK][PACK_ROWS];
-    for (int64_t t = 0; t < n_tokens; t++) {
-        for (int r = 0; r < PACK_ROWS; r++) f[t][r] = _mm256_setzero_ps();
-    }
-    for (int64_t b = 0; b < nb; b += Q8_0_SPAN) {
-        const int64_t b_end = nb - b < Q8_0_SPAN ? nb : b + Q8_0_SPAN;
-        int64_t t = 0;
-        for (; t + Q8_0_TILE <= n_tokens; t += Q8_0_TILE)
-            q8_0_span(nb, b, b_end, group, acts + (size_t)t * act_stride, act_stride, f + t, Q8_0_TILE);
-        if (t < n_tokens) q8_0_span(nb, b, b_end, group, acts + (size_t)t * act_stride, act_stride, f + t, 1);
-    }
-    for (int64_t t = 0; t < n_tokens; t++) {
-        for (int r = 0; r < PACK_ROWS; r++) y[t * y_stride + r] = hsum_8(f[t][r]);
-    }
+/* The tokens two at a time. */
+static void q8_0_span(int64_t nb, int64_t b_start, int64_t b_end, const uint8_t *group, const uint8_t *acts,
+                      size_t act_stride, int64_t n_tokens, __m256 f[][PACK_ROWS]) {
+    int64_t t = 0;
+    for (; t + Q8_0_TILE <= n_tokens; t += Q8_0_TILE)
+        q8_0_tile_span(nb, b_start, b_end, group, acts + (size_t)t * act_stride, act_stride, f + t, Q8_0_TILE);
+    if (t < n_tokens) q8_0_tile_span(nb, b_start, b_end, group, acts + (size_t)t * act_stride, act_stride, f + t, 1);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -16,8 +16,9 @@
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
+#include "fp16.h"
+
 #include <immintrin.h>
-#include <string.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 /* The loops over the tile's rows, tokens and halves must unroll, so that
@@ -35,11 +36,23 @@ static inline float reduce_16(__m256 lo, __m256 hi) {
 
 static inline __m256 half8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
-static inline float bf16_scalar(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
+static inline float f16_scalar(uint16_t h) { return _cvtsh_ss(h); }
+
+/* The outputs of rows r0 .. r0 + R - 1 for tokens 0 .. T-1: dot.c's
+ * reduce_16 of each one's lanes, then its tail elements (n_full .. n - 1,
+ * made floats by to_float) added one by one. */
+static ALWAYS_INLINE void finish(int64_t n, int64_t n_full, const uint16_t *w, int r0, int R, const uint16_t *const a[],
+                                 int T, __m256 acc[][4][2], float *y, int64_t y_stride, float (*to_float)(uint16_t)) {
+    UNROLL
+    for (int t = 0; t < T; t++) {
+        UNROLL
+        for (int r = 0; r < R; r++) {
+            float sum = reduce_16(acc[t][r][0], acc[t][r][1]);
+            for (int64_t i = n_full; i < n; i++)
+                sum += to_float(w[n_full * 8 + (i - n_full) * 8 + r0 + r]) * to_float(a[t][i]);
+            y[t * y_stride + r0 + r] = sum;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -74,16 +87,7 @@ static ALWAYS_INLINE void tile_f16(int64_t n, const uint16_t *w, int r0, int R, 
             }
         }
     }
-    UNROLL
-    for (int t = 0; t < T; t++) {
-        UNROLL
-        for (int r = 0; r < R; r++) {
-            float sum = reduce_16(acc[t][r][0], acc[t][r][1]);
-            for (int64_t i = n_full; i < n; i++)
-                sum += _cvtsh_ss(w[n_full * 8 + (i - n_full) * 8 + r0 + r]) * _cvtsh_ss(a[t][i]);
-            y[t * y_stride + r0 + r] = sum;
-        }
-    }
+    finish(n, n_full, w, r0, R, a, T, acc, y, y_stride, f16_scalar);
 }
 
 static void gemm_f16(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
@@ -142,16 +146,7 @@ static ALWAYS_INLINE void tile_bf16(int64_t n, const uint16_t *w, int r0, int R,
             }
         }
     }
-    UNROLL
-    for (int t = 0; t < T; t++) {
-        UNROLL
-        for (int r = 0; r < R; r++) {
-            float sum = reduce_16(acc[t][r][0], acc[t][r][1]);
-            for (int64_t i = n_full; i < n; i++)
-                sum += bf16_scalar(w[n_full * 8 + (i - n_full) * 8 + r0 + r]) * bf16_scalar(a[t][i]);
-            y[t * y_stride + r0 + r] = sum;
-        }
-    }
+    finish(n, n_full, w, r0, R, a, T, acc, y, y_stride, bf16_to_fp32);
 }
 
 static void gemm_bf16(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,

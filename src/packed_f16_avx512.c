@@ -19,8 +19,9 @@
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
     defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
+#include "fp16.h"
+
 #include <immintrin.h>
-#include <string.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 /* The loops over the tile's rows and tokens must unroll, so that the
@@ -111,13 +112,6 @@ static void gemm_f16(int64_t n, const void *group, const void *acts, size_t act_
 /* BF16                                                                     */
 /* ------------------------------------------------------------------------ */
 
-static inline float bf16_scalar(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* Tokens t0 .. t0+T-1 (T <= 2): a 32-element step is one zmm of bfloats;
  * lane l's odd element is the word with its low half cleared, the even one
  * the word shifted up. */
@@ -160,7 +154,7 @@ static ALWAYS_INLINE void tile_bf16(int64_t n, const uint16_t *w, const uint8_t 
         for (int64_t i = n_full; i < n; i++) {
             const __m128i h = _mm_loadu_si128((const __m128i *)(w + n_full * 8 + (i - n_full) * 8));
             const __m256 wt = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-            out = _mm256_add_ps(out, _mm256_mul_ps(wt, _mm256_set1_ps(bf16_scalar(a[t][i]))));
+            out = _mm256_add_ps(out, _mm256_mul_ps(wt, _mm256_set1_ps(bf16_to_fp32(a[t][i]))));
         }
         _mm256_storeu_ps(y + t * y_stride, out);
     }

@@ -55,6 +55,21 @@ static inline float fma_f32(float a, float b, float c) {
     return fma_f32_slow(p, dc, t);
 }
 
+_Static_assert(Q4_0_RUN == 8 && Q8_0_RUN == 8, "runs of 8 blocks");
+
+/* Q4_0 and Q8_0 lay a group's blocks out in runs of 8 (Q4_0_RUN,
+ * Q8_0_RUN; the last run may hold fewer, k): a run's blocks' scales, 16
+ * bytes a block, then their codes, group_block - 16 bytes a block. Byte
+ * offsets of block b's scales and of its codes in a group of nb blocks. */
+static inline size_t run_scales_at(int64_t b, size_t group_block) {
+    return (size_t)(b / 8) * 8 * group_block + 16 * (size_t)(b % 8);
+}
+
+static inline size_t run_codes_at(int64_t nb, int64_t b, size_t group_block) {
+    const int64_t start = b / 8 * 8, k = nb - start < 8 ? nb - start : 8;
+    return (size_t)start * group_block + 16 * (size_t)k + (group_block - 16) * (size_t)(b % 8);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Q4_0                                                                     */
 /* ------------------------------------------------------------------------ */
@@ -78,17 +93,6 @@ static size_t packed_size_q4_0(int64_t n_rows, int64_t n) {
     return (size_t)n_groups(n_rows) * round64((size_t)(n / QK4_0) * Q4_0_GROUP_BLOCK);
 }
 
-/* Byte offsets of block b's scales and quants in a group of nb blocks. */
-static inline size_t q4_0_scales_at(int64_t nb, int64_t b) {
-    (void)nb;
-    return (size_t)((b / Q4_0_RUN) * Q4_0_RUN * Q4_0_GROUP_BLOCK + 16 * (b % Q4_0_RUN));
-}
-
-static inline size_t q4_0_quants_at(int64_t nb, int64_t b) {
-    const int64_t start = b / Q4_0_RUN * Q4_0_RUN, k = nb - start < Q4_0_RUN ? nb - start : Q4_0_RUN;
-    return (size_t)(start * Q4_0_GROUP_BLOCK + 16 * k + 128 * (b % Q4_0_RUN));
-}
-
 static void pack_q4_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
     const int64_t nb = n / QK4_0;
     const size_t group_bytes = packed_size_q4_0(PACK_ROWS, n);
@@ -99,8 +103,8 @@ static void pack_q4_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_
             const uint8_t *row = (const uint8_t *)rows + (size_t)(g * PACK_ROWS + r) * row_bytes;
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *blk = row + b * 18; /* block_q4_0: d, then qs[16] */
-                uint8_t *quants = group + q4_0_quants_at(nb, b);
-                memcpy(group + q4_0_scales_at(nb, b) + 2 * r, blk, 2);
+                uint8_t *quants = group + run_codes_at(nb, b, Q4_0_GROUP_BLOCK);
+                memcpy(group + run_scales_at(b, Q4_0_GROUP_BLOCK) + 2 * r, blk, 2);
                 for (int v = 0; v < 4; v++) memcpy(quants + 32 * v + 4 * r, blk + 2 + 4 * v, 4);
             }
         }
@@ -118,8 +122,8 @@ static void gemm_q4_0(int64_t n, const void *group, const void *acts, size_t act
         for (int r = 0; r < PACK_ROWS; r++) y[t * y_stride + r] = 0.0f;
     }
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *scales = (const uint8_t *)group + q4_0_scales_at(nb, b);
-        const uint8_t *quants = (const uint8_t *)group + q4_0_quants_at(nb, b);
+        const uint8_t *scales = (const uint8_t *)group + run_scales_at(b, Q4_0_GROUP_BLOCK);
+        const uint8_t *quants = (const uint8_t *)group + run_codes_at(nb, b, Q4_0_GROUP_BLOCK);
         int8_t q[PACK_ROWS][QK4_0];
         float dw[PACK_ROWS];
         for (int r = 0; r < PACK_ROWS; r++) {
@@ -167,16 +171,6 @@ static size_t packed_size_q8_0(int64_t n_rows, int64_t n) {
     return (size_t)n_groups(n_rows) * round64((size_t)(n / QK8_0) * Q8_0_GROUP_BLOCK);
 }
 
-static inline size_t q8_0_scales_at(int64_t nb, int64_t b) {
-    (void)nb;
-    return (size_t)((b / Q8_0_RUN) * Q8_0_RUN * Q8_0_GROUP_BLOCK + 16 * (b % Q8_0_RUN));
-}
-
-static inline size_t q8_0_codes_at(int64_t nb, int64_t b) {
-    const int64_t start = b / Q8_0_RUN * Q8_0_RUN, k = nb - start < Q8_0_RUN ? nb - start : Q8_0_RUN;
-    return (size_t)(start * Q8_0_GROUP_BLOCK + 16 * k + 256 * (b % Q8_0_RUN));
-}
-
 static void pack_q8_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_t n, void *out) {
     static const uint8_t zero_block[34];
     const int64_t nb = n / QK8_0;
@@ -189,8 +183,8 @@ static void pack_q8_0(const void *rows, size_t row_bytes, int64_t n_rows, int64_
             const uint8_t *row = row_index < n_rows ? (const uint8_t *)rows + (size_t)row_index * row_bytes : NULL;
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *blk = row ? row + b * 34 : zero_block; /* block_q8_0: d, then qs[32] */
-                uint8_t *codes = group + q8_0_codes_at(nb, b) + 32 * r;
-                memcpy(group + q8_0_scales_at(nb, b) + 2 * r, blk, 2);
+                uint8_t *codes = group + run_codes_at(nb, b, Q8_0_GROUP_BLOCK) + 32 * r;
+                memcpy(group + run_scales_at(b, Q8_0_GROUP_BLOCK) + 2 * r, blk, 2);
                 for (int i = 0; i < 32; i++) codes[i] = blk[2 + i] ^ 0x80;
             }
         }
@@ -207,8 +201,8 @@ static void gemm_q8_0(int64_t n, const void *group, const void *acts, size_t act
         const uint8_t *a = (const uint8_t *)acts + (size_t)t * act_stride;
         float lanes[PACK_ROWS][8] = {{0}};
         for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *scales = (const uint8_t *)group + q8_0_scales_at(nb, b);
-            const uint8_t *codes = (const uint8_t *)group + q8_0_codes_at(nb, b);
+            const uint8_t *scales = (const uint8_t *)group + run_scales_at(b, Q8_0_GROUP_BLOCK);
+            const uint8_t *codes = (const uint8_t *)group + run_codes_at(nb, b, Q8_0_GROUP_BLOCK);
             const uint8_t *ab = a + b * 34; /* block_q8_0 */
             const int8_t *aq = (const int8_t *)(ab + 2);
             const float da = fp16_to_fp32(get_u16(ab));

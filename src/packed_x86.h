@@ -106,9 +106,13 @@ static ALWAYS_INLINE void q6_K_token(const block_q8_K *a, int32_t sums[2][2][8])
  * activations of those elements, for t < T. */
 static ALWAYS_INLINE void q6_K_half(__m256i isum[K_TILE], const __m256i u[4], const block_q8_K *const a[K_TILE],
                                     int32_t sums[K_TILE][2][2][8], const __m256i sc[16], int h, int l, const int T);
-/* Up to Q8_0_CHUNK tokens of one group: y[t][r]. */
-static void q8_0_chunk(int64_t nb, const uint8_t *group, const uint8_t *acts, size_t act_stride, int64_t n_tokens,
-                       float *y, int64_t y_stride);
+/* Tokens t < n_tokens (at most Q8_0_CHUNK) of one group, over blocks
+ * b_start .. b_end - 1 (at most Q8_0_SPAN, run-aligned): their float lanes
+ * f[t][r] (8 rows x 8 lanes) accumulate those blocks as dot.c's Q8_0 does,
+ * lane l adding by an FMA the integer dot of each block's elements
+ * 4l..4l+3 times d_w * d_a. */
+static void q8_0_span(int64_t nb, int64_t b_start, int64_t b_end, const uint8_t *group, const uint8_t *acts,
+                      size_t act_stride, int64_t n_tokens, __m256 f[][PACK_ROWS]);
 
 /* ------------------------------------------------------------------------ */
 /* Q4_0                                                                     */
@@ -168,6 +172,22 @@ PACKED_GEMM_BY_TILES(gemm_q4_0, q4_0_tile, QK4_0, Q4_0_TILE)
 /* ------------------------------------------------------------------------ */
 /* Q8_0                                                                     */
 /* ------------------------------------------------------------------------ */
+
+/* Up to Q8_0_CHUNK tokens: span after span of blocks, all tokens meeting
+ * each span's codes while they are in L1; then dot.c's hsum_8 of each
+ * output's lanes. */
+static void q8_0_chunk(int64_t nb, const uint8_t *group, const uint8_t *acts, size_t act_stride, int64_t n_tokens,
+                       float *y, int64_t y_stride) {
+    __m256 f[Q8_0_CHUNK][PACK_ROWS];
+    for (int64_t t = 0; t < n_tokens; t++) {
+        for (int r = 0; r < PACK_ROWS; r++) f[t][r] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b += Q8_0_SPAN)
+        q8_0_span(nb, b, nb - b < Q8_0_SPAN ? nb : b + Q8_0_SPAN, group, acts, act_stride, n_tokens, f);
+    for (int64_t t = 0; t < n_tokens; t++) {
+        for (int r = 0; r < PACK_ROWS; r++) y[t * y_stride + r] = hsum_8(f[t][r]);
+    }
+}
 
 static void gemm_q8_0(int64_t n, const void *group, const void *acts, size_t act_stride, int64_t n_tokens, float *y,
                       int64_t y_stride) {
