@@ -12,6 +12,7 @@
 #include "bibim.h"
 #include "fp16.h"
 #include "harness.h"
+#include "kernel_test_util.h"
 #include "kernels.h"
 #include "quant.h"
 
@@ -49,20 +50,6 @@ static const weight_kind weight_kinds[] = {
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static uint64_t next_u64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double next_uniform(uint64_t *state) { return (double)(next_u64(state) >> 11) * 0x1p-53; }
-
-static float next_gaussian(uint64_t *state) {
-    const double u = next_uniform(state), v = next_uniform(state);
-    return (float)(sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v));
-}
-
 /* Zeroed memory aligned to 32 bytes, as tensor data in a GGUF mapping. */
 static void *alloc32(size_t bytes) {
     const size_t size = (bytes + 31) / 32 * 32;
@@ -76,8 +63,6 @@ static float load_f32(const unsigned char *p) {
     memcpy(&v, p, sizeof v);
     return v;
 }
-
-static uint16_t load_u16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 static int16_t load_i16(const unsigned char *p) {
     int16_t v;
@@ -100,7 +85,7 @@ static void act_values(bibim_type act_type, const unsigned char *act, int64_t n,
     if (act_type == BIBIM_TYPE_Q8_1) {
         for (int64_t b = 0; b < n / 32; b++) {
             const unsigned char *blk = act + b * Q8_1_BYTES;
-            const double d = fp16_to_fp32(load_u16(blk));
+            const double d = fp16_to_fp32(get_u16(blk));
             for (int j = 0; j < 32; j++) a[32 * b + j] = d * (int8_t)blk[4 + j];
         }
     } else if (act_type == BIBIM_TYPE_Q8_K) {
@@ -127,12 +112,12 @@ static double q8_1_s_excess(const unsigned char *act, int64_t b) {
     const unsigned char *blk = act + b * Q8_1_BYTES;
     int sum = 0;
     for (int j = 0; j < 32; j++) sum += (int8_t)blk[4 + j];
-    return (double)fp16_to_fp32(load_u16(blk + 2)) - (double)fp16_to_fp32(load_u16(blk)) * sum;
+    return (double)fp16_to_fp32(get_u16(blk + 2)) - (double)fp16_to_fp32(get_u16(blk)) * sum;
 }
 
 /* The min m of block b of a Q4_1/Q5_1 row (bytes 2..3 of each block). */
 static double weight_block_min(bibim_type type, const unsigned char *w, int64_t b) {
-    return fp16_to_fp32(load_u16(w + b * bibim_type_block_bytes(type) + 2));
+    return fp16_to_fp32(get_u16(w + b * bibim_type_block_bytes(type) + 2));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -234,7 +219,7 @@ static double act_error_bound(const dot_case *c, int64_t i) {
         for (int j = 0; j < 32; j++) amax = fmax(amax, fabs(c->x[b0 + j]));
         const double d_exact = amax / 127;
         const unsigned char *blk = c->act + (b0 / 32) * bibim_type_block_bytes(c->k->act_type);
-        const double d16 = fp16_to_fp32(load_u16(blk));
+        const double d16 = fp16_to_fp32(get_u16(blk));
         return 0.5001 * d_exact + 127 * fabs(d16 - d_exact);
     }
     case BIBIM_TYPE_Q8_K: {
@@ -430,10 +415,10 @@ static int test_quantize_q8_0_by_hand(void) {
     memset(y, 0xAA, sizeof y);
     k->quantize_act(x, y, 96);
 
-    CHECK(load_u16(y) == 0x3C00); /* f16 1.0 */
+    CHECK(get_u16(y) == 0x3C00); /* f16 1.0 */
     for (int j = 0; j < 32; j++) CHECKF((int8_t)y[2 + j] == q[j], "q[%d] = %d, expected %d", j, (int8_t)y[2 + j], q[j]);
     for (int j = 0; j < 34; j++) CHECKF(y[34 + j] == 0, "zero block byte %d = %d", j, y[34 + j]);
-    CHECK(load_u16(y + 68) == 0x4000); /* f16 2.0 */
+    CHECK(get_u16(y + 68) == 0x4000); /* f16 2.0 */
     const int8_t expected2[4] = {-127, 2, 4, -2};
     for (int j = 0; j < 4; j++) CHECKF((int8_t)y[70 + j] == expected2[j], "block 2 q[%d] = %d", j, (int8_t)y[70 + j]);
     for (int j = 4; j < 32; j++) CHECK((int8_t)y[70 + j] == j - 16);
@@ -452,8 +437,8 @@ static int test_quantize_q8_1_by_hand(void) {
 
     int sum = 0;
     for (int j = 0; j < 32; j++) sum += q[j];
-    CHECK(load_u16(y) == 0x3C00);
-    CHECKF(load_u16(y + 2) == fp32_to_fp16((float)sum), "s = %04x, sum of q = %d", load_u16(y + 2), sum);
+    CHECK(get_u16(y) == 0x3C00);
+    CHECKF(get_u16(y + 2) == fp32_to_fp16((float)sum), "s = %04x, sum of q = %d", get_u16(y + 2), sum);
     for (int j = 0; j < 32; j++) CHECKF((int8_t)y[4 + j] == q[j], "q[%d] = %d, expected %d", j, (int8_t)y[4 + j], q[j]);
     for (int j = 0; j < Q8_1_BYTES; j++) CHECKF(y[Q8_1_BYTES + j] == 0, "zero block byte %d", j);
 
@@ -471,7 +456,7 @@ static int test_quantize_q8_1_by_hand(void) {
         const float d = amax / 127.0f;
         const uint16_t expected = fp32_to_fp16(d * (float)codes);
         if (expected == fp32_to_fp16(fp16_to_fp32(fp32_to_fp16(d)) * (float)codes)) continue;
-        CHECKF(load_u16(y + 2) == expected, "s = %04x, expected %04x", load_u16(y + 2), expected);
+        CHECKF(get_u16(y + 2) == expected, "s = %04x, expected %04x", get_u16(y + 2), expected);
         found = 1;
     }
     CHECK(found);
@@ -606,7 +591,7 @@ static int test_quantize_extremes(void) {
         CHECK((int8_t)max_blk[qs + 2] == 0);
         /* The subnormal block's scale is 0 (f16 underflow, or 1 / -inf). */
         const unsigned char *sub_blk = y + SUBNORMAL * block_bytes;
-        const double d_sub = k->act_type == BIBIM_TYPE_Q8_K ? load_f32(sub_blk) : fp16_to_fp32(load_u16(sub_blk));
+        const double d_sub = k->act_type == BIBIM_TYPE_Q8_K ? load_f32(sub_blk) : fp16_to_fp32(get_u16(sub_blk));
         CHECKF(d_sub == 0, "%s subnormal block d = %g", bibim_type_name(k->act_type), d_sub);
         /* The NaN is skipped by the largest-magnitude search (x86 ggml would
          * spread it); the block still quantizes its finite element. */
@@ -834,7 +819,7 @@ static float q8_0_model(const unsigned char *wq, const unsigned char *act, int64
         }
         int32_t lane[8];
         model_lanes_32(q, (const int8_t *)ab + 2, NULL, lane);
-        const float d = fp16_to_fp32(load_u16(wb)) * fp16_to_fp32(load_u16(ab));
+        const float d = fp16_to_fp32(get_u16(wb)) * fp16_to_fp32(get_u16(ab));
         model_fma_lanes(acc, d, lane);
         int32_t dot = 0;
         for (int l = 0; l < 8; l++) dot += lane[l];
@@ -857,8 +842,8 @@ static float q4_1_model(const unsigned char *wq, const unsigned char *act, int64
         for (int j = 0; j < 32; j++) q[j] = (j < 16 ? qs[j] & 15 : qs[j - 16] >> 4) + (int)((qh >> j) & 1) * 16;
         int32_t lane[8];
         model_lanes_32(q, (const int8_t *)ab + 4, NULL, lane);
-        mins += fp16_to_fp32(load_u16(wb + 2)) * fp16_to_fp32(load_u16(ab + 2));
-        model_fma_lanes(acc, fp16_to_fp32(load_u16(wb)) * fp16_to_fp32(load_u16(ab)), lane);
+        mins += fp16_to_fp32(get_u16(wb + 2)) * fp16_to_fp32(get_u16(ab + 2));
+        model_fma_lanes(acc, fp16_to_fp32(get_u16(wb)) * fp16_to_fp32(get_u16(ab)), lane);
     }
     return model_hsum_8(acc) + mins;
 }
@@ -881,7 +866,7 @@ static float q3_K_model(const unsigned char *wq, const unsigned char *act, int64
             model_lanes_32(q + 32 * v, (const int8_t *)ab + Q8_K_QS + 32 * v, scale16 + 2 * v, lane);
             for (int l = 0; l < 8; l++) lanes[l] += lane[l];
         }
-        model_fma_lanes(acc, load_f32(ab) * fp16_to_fp32(load_u16(wb + 108)), lanes);
+        model_fma_lanes(acc, load_f32(ab) * fp16_to_fp32(get_u16(wb + 108)), lanes);
     }
     return model_hsum_8(acc);
 }
@@ -911,8 +896,8 @@ static float q5_K_model(const unsigned char *wq, const unsigned char *act, int64
             for (int l = 0; l < 8; l++) lanes[l] += lane[l];
         }
         const float da = load_f32(ab);
-        summs = fmaf(-da * fp16_to_fp32(load_u16(wb + 2)), (float)mins, summs);
-        model_fma_lanes(acc, da * fp16_to_fp32(load_u16(wb)), lanes);
+        summs = fmaf(-da * fp16_to_fp32(get_u16(wb + 2)), (float)mins, summs);
+        model_fma_lanes(acc, da * fp16_to_fp32(get_u16(wb)), lanes);
     }
     return model_hsum_8(acc) + summs;
 }
@@ -1032,12 +1017,6 @@ static int test_row_offsets(void) {
 #define BENCH_ROWS 4096
 #define BENCH_DISTINCT_ROWS 16
 #define BENCH_MIN_SECONDS 0.3
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* One 4096 x 4096 matrix-vector product per pass (activation quantization
  * included), single thread, repeated for at least BENCH_MIN_SECONDS. The

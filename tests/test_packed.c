@@ -20,6 +20,7 @@
 #include "bibim.h"
 #include "fp16.h"
 #include "harness.h"
+#include "kernel_test_util.h"
 #include "kernels.h"
 #include "quant.h"
 
@@ -29,100 +30,6 @@
 
 static const bibim_type packed_types[] = {BIBIM_TYPE_Q4_0, BIBIM_TYPE_Q8_0, BIBIM_TYPE_Q4_K, BIBIM_TYPE_Q6_K};
 #define N_TYPES (sizeof packed_types / sizeof packed_types[0])
-
-/* ------------------------------------------------------------------------ */
-/* Helpers                                                                  */
-/* ------------------------------------------------------------------------ */
-
-static uint64_t next_u64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double next_uniform(uint64_t *state) { return (double)(next_u64(state) >> 11) * 0x1p-53; }
-
-static float next_gaussian(uint64_t *state) {
-    const double u = next_uniform(state), v = next_uniform(state);
-    return (float)(sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v));
-}
-
-static void put_u16(unsigned char *p, uint16_t v) {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-
-/* Failures print their first few details only; the case fails on all. */
-static int n_reported;
-#define FAIL_AT(...)                                                                                       \
-    do {                                                                                                   \
-        harness_case_failed = 1;                                                                           \
-        if (n_reported++ < 8) {                                                                            \
-            printf("  %s: ", harness_case_name);                                                           \
-            printf(__VA_ARGS__);                                                                           \
-            printf("\n");                                                                                  \
-        }                                                                                                  \
-    } while (0)
-
-static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
-
-/* ------------------------------------------------------------------------ */
-/* Levels                                                                   */
-/* ------------------------------------------------------------------------ */
-
-static cpu_level levels[CPU_LEVEL_COUNT]; /* scalar first, then the SIMD levels to test */
-static int n_levels;
-static int bad_cap;
-static int valgrind;
-
-static cpu_level level_below(cpu_level l) {
-    switch (l) {
-    case CPU_LEVEL_AVX512: return CPU_LEVEL_AVX2;
-    case CPU_LEVEL_I8MM: return CPU_LEVEL_DOTPROD;
-    case CPU_LEVEL_DOTPROD: return CPU_LEVEL_NEON;
-    default: return CPU_LEVEL_SCALAR;
-    }
-}
-
-static int level_within(cpu_level l, cpu_level cap) {
-    for (cpu_level c = cap;; c = level_below(c)) {
-        if (c == l) return 1;
-        if (c == CPU_LEVEL_SCALAR) return 0;
-    }
-}
-
-static void choose_levels(void) {
-    const char *preload = getenv("LD_PRELOAD");
-    valgrind = preload && strstr(preload, "vgpreload") != NULL;
-    const char *cap_name = getenv("BIBIM_CPU_MAX");
-    int capped = 0;
-    cpu_level cap = CPU_LEVEL_SCALAR;
-    if (cap_name && *cap_name) {
-        capped = 1;
-        bad_cap = 1;
-        for (int l = 0; l < CPU_LEVEL_COUNT; l++) {
-            if (strcmp(cap_name, cpu_level_name((cpu_level)l)) == 0) {
-                cap = (cpu_level)l;
-                bad_cap = 0;
-            }
-        }
-    } else if (valgrind) {
-        capped = 1;
-        cap = CPU_LEVEL_AVX2;
-        cap_name = "avx2 (running under valgrind)";
-    }
-    levels[n_levels++] = CPU_LEVEL_SCALAR;
-    for (int l = 1; l < CPU_LEVEL_COUNT; l++) {
-        if (!cpu_level_supported((cpu_level)l)) {
-            printf("skip level %s: this CPU or build lacks it\n", cpu_level_name((cpu_level)l));
-        } else if (capped && !level_within((cpu_level)l, cap)) {
-            printf("skip level %s: above BIBIM_CPU_MAX=%s\n", cpu_level_name((cpu_level)l), cap_name);
-        } else {
-            levels[n_levels++] = (cpu_level)l;
-        }
-    }
-}
 
 /* ------------------------------------------------------------------------ */
 /* Matrices and activations                                                 */
@@ -171,29 +78,6 @@ static int quantized_rows(matrix_buf *m, uint64_t *rng) {
     free(f);
     free(row);
     return rc;
-}
-
-/* A finite half between about 2^-10 and 2^6, either sign, or 0 or a
- * subnormal now and then. */
-static uint16_t moderate_half(uint64_t *rng) {
-    const uint64_t r = next_u64(rng);
-    const uint16_t sign = (uint16_t)((r & 1) << 15), mant = (uint16_t)((r >> 1) & 0x3FF);
-    switch ((r >> 11) % 16) {
-    case 0: return sign;
-    case 1: return (uint16_t)(sign | mant);
-    default: return (uint16_t)(sign | (uint16_t)(5 + (r >> 16) % 16) << 10 | mant);
-    }
-}
-
-/* Byte offsets of the f16 fields of a block (d, and dmin). */
-static int half_fields(bibim_type t, int off[2]) {
-    switch (t) {
-    case BIBIM_TYPE_Q4_0:
-    case BIBIM_TYPE_Q8_0: off[0] = 0; return 1;
-    case BIBIM_TYPE_Q4_K: off[0] = 0; off[1] = 2; return 2;
-    case BIBIM_TYPE_Q6_K: off[0] = 208; return 1;
-    default: return 0;
-    }
 }
 
 /* Random block bytes (every code and scale pattern; Q8_0 codes include
@@ -402,7 +286,7 @@ static int test_levels(void) {
 
 /* Under valgrind or AddressSanitizer everything runs many times slower. */
 static int slow_build(void) {
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef UNDER_ASAN
     return 1;
 #else
     return valgrind;
@@ -533,12 +417,6 @@ static int test_partial_group(void) {
 #define BENCH_POOL ((size_t)96 << 20) /* 1-token passes rotate over this many bytes of matrices */
 #define BENCH_SECONDS 0.15
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* One product of the matrix (rows or packed) with n_tokens tokens. */
 static void run_rows(const dot_kernel *k, const unsigned char *rows, size_t row_bytes, const acts_buf *a,
                      int64_t n_tokens, float *y) {
@@ -574,14 +452,7 @@ static double best_time(const dot_kernel *k, packed_gemm_fn gemm, const unsigned
 }
 
 static int test_throughput(void) {
-    if (valgrind) {
-        printf("skip %s: under valgrind the timings mean nothing\n", harness_case_name);
-        return 1;
-    }
-#if defined(__SANITIZE_ADDRESS__)
-    printf("skip %s: under AddressSanitizer the timings mean nothing\n", harness_case_name);
-    return 1;
-#endif
+    if (skip_timings()) return 1;
     uint64_t rng = 9;
     printf("  single thread, %d x %d matrix; GFLOP/s = 2 * rows * n * tokens / s (%d tokens, cached);\n"
            "  GB/s = weight bytes / s for 1 token, matrices rotating over %d MiB (from memory)\n"
@@ -643,7 +514,7 @@ static int test_throughput(void) {
 }
 
 int main(void) {
-    choose_levels();
+    choose_levels(1);
     RUN(test_levels);
     RUN(test_random_rows);
     RUN(test_raw_and_extreme_rows);

@@ -19,36 +19,14 @@
 #include "bibim.h"
 #include "fp16.h"
 #include "harness.h"
+#include "kernel_test_util.h"
 #include "kernels.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <time.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#endif
-
 static const bibim_type types[] = {BIBIM_TYPE_F16, BIBIM_TYPE_BF16};
-
-static uint64_t next_u64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double next_uniform(uint64_t *state) { return (double)(next_u64(state) >> 11) * 0x1p-53; }
-
-static float next_gaussian(uint64_t *state) {
-    const double u = next_uniform(state), v = next_uniform(state);
-    return (float)(sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v));
-}
 
 /* A value of the type from a trained-looking float; now and then 0 or a
  * large outlier. */
@@ -60,57 +38,30 @@ static uint16_t random_value(bibim_type type, uint64_t *rng, float scale) {
     return type == BIBIM_TYPE_F16 ? fp32_to_fp16(f) : fp32_to_bf16(f);
 }
 
-static int n_reported;
-#define FAIL_AT(...)                                                                                       \
-    do {                                                                                                   \
-        harness_case_failed = 1;                                                                           \
-        if (n_reported++ < 8) {                                                                            \
-            printf("  %s: ", harness_case_name);                                                           \
-            printf(__VA_ARGS__);                                                                           \
-            printf("\n");                                                                                  \
-        }                                                                                                  \
-    } while (0)
-
-static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
-
 /* ------------------------------------------------------------------------ */
 /* Levels                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static cpu_level levels[CPU_LEVEL_COUNT];
-static int n_levels;
-
+/* The F16/BF16 gemm of one level's own, or NULL. */
 static packed_gemm_fn gemm_at(bibim_type type, cpu_level level) {
     switch (level) {
+    case CPU_LEVEL_SCALAR: return packed_gemm_f16_scalar(type);
     case CPU_LEVEL_AVX2: return packed_gemm_f16_avx2(type);
     case CPU_LEVEL_AVX512: return packed_gemm_f16_avx512(type);
-    default: return packed_gemm_f16_scalar(type);
+    default: return NULL;
     }
 }
 
-static void choose_levels(void) {
-    const char *cap_name = getenv("BIBIM_CPU_MAX");
-    int cap = CPU_LEVEL_COUNT;
-    if (cap_name && *cap_name) {
-        for (int l = 0; l < CPU_LEVEL_COUNT; l++)
-            if (strcmp(cap_name, cpu_level_name((cpu_level)l)) == 0) cap = l;
+/* The levels to test (kernel_test_util.h) that have F16 kernels of their
+ * own. */
+static void choose_f16_levels(void) {
+    choose_levels(1);
+    int kept = 0;
+    for (int i = 0; i < n_levels; i++) {
+        if (gemm_at(BIBIM_TYPE_F16, levels[i])) levels[kept++] = levels[i];
+        else printf("skip level %s: no packed F16 kernels of its own in this build\n", cpu_level_name(levels[i]));
     }
-    levels[n_levels++] = CPU_LEVEL_SCALAR;
-    const cpu_level simd[] = {CPU_LEVEL_AVX2, CPU_LEVEL_AVX512};
-    for (size_t i = 0; i < 2; i++) {
-        const cpu_level l = simd[i];
-        if (!cpu_level_supported(l)) {
-            printf("skip level %s: this CPU or build lacks it\n", cpu_level_name(l));
-        } else if ((int)l > cap) {
-            printf("skip level %s: above BIBIM_CPU_MAX=%s\n", cpu_level_name(l), cap_name);
-        } else if (!packed_gemm_f16_avx2(BIBIM_TYPE_F16) && l == CPU_LEVEL_AVX2) {
-            printf("skip level %s: packed_f16_avx2.c built without its flags\n", cpu_level_name(l));
-        } else if (!packed_gemm_f16_avx512(BIBIM_TYPE_F16) && l == CPU_LEVEL_AVX512) {
-            printf("skip level %s: packed_f16_avx512.c built without its flags\n", cpu_level_name(l));
-        } else {
-            levels[n_levels++] = l;
-        }
-    }
+    n_levels = kept;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -278,20 +229,8 @@ static int test_pack_unaligned(void) {
 /* Throughput                                                               */
 /* ------------------------------------------------------------------------ */
 
-#ifndef UNDER_ASAN
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-#endif
-
 static int test_throughput(void) {
-#ifdef UNDER_ASAN
-    printf("skip test_throughput: AddressSanitizer\n");
-    return 1;
-#else
+    if (skip_timings()) return 1;
     if (getenv("BIBIM_NO_BENCH")) {
         printf("skip test_throughput: BIBIM_NO_BENCH\n");
         return 1;
@@ -308,34 +247,34 @@ static int test_throughput(void) {
             const cpu_level level = levels[li];
             const packed_gemm_fn gemm = gemm_at(types[ti], level);
             const dot_kernel *dk = dot_kernel_at(types[ti], level);
-            double t0 = now();
+            double t0 = now_seconds();
             int reps = 0;
             do {
                 run_gemm(gemm, &p, nt, y, n_rows);
                 reps++;
-            } while (now() - t0 < 0.5);
-            const double packed_gflops = 2.0 * n_rows * n * nt * reps / (now() - t0) / 1e9;
-            t0 = now();
+            } while (now_seconds() - t0 < 0.5);
+            const double packed_gflops = 2.0 * n_rows * n * nt * reps / (now_seconds() - t0) / 1e9;
+            t0 = now_seconds();
             reps = 0;
             do {
                 run_rows(dk, &p, nt, y, n_rows);
                 reps++;
-            } while (now() - t0 < 0.5);
-            const double row_gflops = 2.0 * n_rows * n * nt * reps / (now() - t0) / 1e9;
-            t0 = now();
+            } while (now_seconds() - t0 < 0.5);
+            const double row_gflops = 2.0 * n_rows * n * nt * reps / (now_seconds() - t0) / 1e9;
+            t0 = now_seconds();
             reps = 0;
             do {
                 run_gemm(gemm, &p, 1, y, n_rows);
                 reps++;
-            } while (now() - t0 < 0.3);
-            const double packed_gbs = (double)p.packed_bytes * reps / (now() - t0) / 1e9;
-            t0 = now();
+            } while (now_seconds() - t0 < 0.3);
+            const double packed_gbs = (double)p.packed_bytes * reps / (now_seconds() - t0) / 1e9;
+            t0 = now_seconds();
             reps = 0;
             do {
                 run_rows(dk, &p, 1, y, n_rows);
                 reps++;
-            } while (now() - t0 < 0.3);
-            const double row_gbs = (double)p.packed_bytes * reps / (now() - t0) / 1e9;
+            } while (now_seconds() - t0 < 0.3);
+            const double row_gbs = (double)p.packed_bytes * reps / (now_seconds() - t0) / 1e9;
             printf("  %-5s %-7s 2048x8192: 64 tokens %6.1f GFLOP/s packed, %6.1f row kernel; "
                    "1 token %5.1f GB/s packed, %5.1f row kernel\n",
                    bibim_type_name(types[ti]), cpu_level_name(level), packed_gflops, row_gflops, packed_gbs, row_gbs);
@@ -344,11 +283,10 @@ static int test_throughput(void) {
     }
     free(y);
     return 0;
-#endif
 }
 
 int main(void) {
-    choose_levels();
+    choose_f16_levels();
     RUN(test_bit_identical);
     RUN(test_pack_unaligned);
     RUN(test_throughput);
