@@ -97,8 +97,8 @@ const packed_layout *packed_layout_for(bibim_type type);
 packed_gemm_fn packed_gemm_at(bibim_type type, cpu_level level);
 
 /* Each level's own kernels (dot_<level>.c, packed_<level>.c), NULL for
- * types it leaves to the level below. Only dot_kernel_at, packed_layout_for
- * and packed_gemm_at call these. */
+ * types it leaves to the level below. Only cpu.c's dispatch (and the tests)
+ * call these. */
 const dot_kernel *dot_kernel_avx2(bibim_type type);
 const dot_kernel *dot_kernel_avx512(bibim_type type);
 const dot_kernel *dot_kernel_neon(bibim_type type);
