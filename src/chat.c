@@ -435,9 +435,10 @@ static int parse_hermes(tool_parser *p, size_t *content_len)
 static int parse_mistral(tool_parser *p, size_t *content_len)
 {
     size_t i = find_at(p->s, p->n, 0, MISTRAL_CALLS, LIT_LEN(MISTRAL_CALLS));
-    *content_len = i < p->n ? i : 0;
-    i = skip_space(p->s, p->n, i < p->n ? i + LIT_LEN(MISTRAL_CALLS) : 0);
-    if (i < p->n && p->s[i] == '{') { /* a single call without the array */
+    int marked = i < p->n;
+    *content_len = marked ? i : 0;
+    i = skip_space(p->s, p->n, marked ? i + LIT_LEN(MISTRAL_CALLS) : 0);
+    if (marked && i < p->n && p->s[i] == '{') { /* a single call without the array (only after the marker) */
         if (parse_call(p, &i))
             return -1;
     } else if (i < p->n && p->s[i] == '[') {

@@ -76,8 +76,9 @@ static int settle_utf8(bibim_text_stream *ts, int flush) {
         size_t good = bibim_utf8_valid(ts->raw + i, ts->n_raw - i);
         int unfinished = good < ts->n_raw - i && unicode_utf8_sequence(ts->raw + i + good, ts->n_raw - i - good) == 0;
         size_t n = good + (good < ts->n_raw - i && !(unfinished && !flush) ? 3 : 0);
+        if (n == 0) break; /* only the start of a character, still unfinished */
         if (!(ok = grow(&ts->alloc, &ts->held, &ts->cap_held, ts->n_held + n))) break;
-        memcpy(ts->held + ts->n_held, ts->raw + i, good);
+        if (good) memcpy(ts->held + ts->n_held, ts->raw + i, good);
         if (n > good) memcpy(ts->held + ts->n_held + good, "\xEF\xBF\xBD", 3);
         ts->n_held += n;
         i += good + (n > good);

@@ -351,6 +351,7 @@ static int test_tool_calls_mistral(void) {
     check_calls("Calling.[TOOL_CALLS]{\"name\": \"add\", \"arguments\": {}}", M, TOOLS, BIBIM_OK,
                 "[{\"name\":\"add\",\"arguments\":\"{}\"}]", 8);
     check_calls("[1] is a citation", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
+    check_calls("{\"name\": \"add\", \"arguments\": {}}", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0); /* no list, no marker */
     check_calls("[{\"name\": \"add\", \"arguments\": {}}", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
     check_calls("[{\"name\": \"add\", \"arguments\": {}},]", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
     check_calls("[]", M, TOOLS, BIBIM_ERR_NOT_FOUND, NULL, 0);
@@ -417,7 +418,9 @@ static int test_tool_call_start(void) {
     static const char *const outputs[] = {"Let me see. <tool_call>{\"name\": \"add\", \"arguments\": {}}</tool_call>",
                                           "<|python_tag|>{\"name\": \"add\", \"parameters\": {}}",
                                           "[TOOL_CALLS][{\"name\": \"add\", \"arguments\": {}}]",
-                                          "Plain [text] with {braces} and <tags>.", "<tool_call>{\"name\": \"nope\"}"};
+                                          "Plain [text] with {braces} and <tags>.", "<tool_call>{\"name\": \"nope\"}",
+                                          "{\"name\": \"add\", \"arguments\": {}}", "Hi [TOOL_CALLS]{\"name\": \"add\"}",
+                                          " [{\"name\": \"add\"}]", "Hi <tool_call>{\"name\": \"add\"}</tool_call>"};
     for (size_t o = 0; o < sizeof outputs / sizeof *outputs; o++)
         for (int f = 0; f <= 3; f++) {
             const char *t = outputs[o];
