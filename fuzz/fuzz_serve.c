@@ -6,7 +6,11 @@
  * generation requests run for real on ../shared/models/stories260K.gguf,
  * capped at 2 tokens each, and streamed answers are read to their end. Every
  * answer must be a valid HTTP status with a body (or a stream); errors must
- * be OpenAI-shaped JSON. */
+ * be OpenAI-shaped JSON. Chat bodies with "tools" go through the tool-call
+ * request handling (the 2 generated tokens are parsed for calls), and every
+ * chat body is also parsed as if a model had written it, in each tool-call
+ * format: a call found must be JSON naming a tool, with content_len within
+ * the text, and what streaming would show never passes that content. */
 #include "serve.h"
 
 #include <cjson/cJSON.h>
@@ -61,6 +65,39 @@ static const struct {
     {"POST", "/nowhere"},
 };
 
+static void check_tool_parsing(const char *text, size_t len) {
+    static const char tools[] = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}},{\"function\":{\"name\":\"f\"}}]";
+    for (int f = BIBIM_TOOLS_GENERIC; f <= BIBIM_TOOLS_MISTRAL; f++) {
+        for (int with_tools = 0; with_tools < 2; with_tools++) {
+            char *calls = NULL;
+            size_t content = 0;
+            bibim_status st = bibim_chat_parse_tool_calls(text, len, (bibim_tool_format)f, with_tools ? tools : NULL,
+                                                          &calls, &content, NULL, 0);
+            FUZZ_REQUIRE(st == BIBIM_OK || st == BIBIM_ERR_NOT_FOUND);
+            FUZZ_REQUIRE(content <= len && (st == BIBIM_OK) == (calls != NULL));
+            if (calls) {
+                cJSON *j = cJSON_Parse(calls), *c;
+                FUZZ_REQUIRE(cJSON_IsArray(j) && cJSON_GetArraySize(j) > 0);
+                cJSON_ArrayForEach(c, j) {
+                    const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+                    const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "arguments");
+                    FUZZ_REQUIRE(cJSON_IsString(name) && cJSON_IsString(args));
+                    FUZZ_REQUIRE(!with_tools || !strcmp(name->valuestring, "get_weather") || !strcmp(name->valuestring, "f"));
+                    cJSON *a = cJSON_Parse(args->valuestring);
+                    FUZZ_REQUIRE(cJSON_IsObject(a));
+                    cJSON_Delete(a);
+                }
+                cJSON_Delete(j);
+            }
+            bibim_free(calls);
+            /* streaming shows at most the content, at any point of the text's generation */
+            const size_t at[] = {len / 3, len / 2, len ? len - 1 : 0, len};
+            for (size_t k = 0; k < sizeof at / sizeof *at; k++)
+                FUZZ_REQUIRE(bibim_chat_tool_call_start(text, at[k], (bibim_tool_format)f) <= content);
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     size_t e = data[0] % (sizeof ENDPOINTS / sizeof ENDPOINTS[0]);
@@ -88,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     free(r.body);
+    if (e == 0) check_tool_parsing(body, size - 1);
     free(body);
     return 0;
 }

