@@ -7,8 +7,9 @@
  * results must equal bit for bit); the activation sums of Q4_0. What each
  * level does with its own instructions, the integer products of a block
  * (AVX2: vpmaddubsw then vpmaddwd; AVX-512: VNNI's vpdpbusd and
- * vpdpwssd), each file defines: Q4_0_TILE, before it includes this
- * header, and after it the functions declared under "Each level's" below.
+ * vpdpwssd), each file defines itself: Q4_0_TILE before it includes this
+ * header, then the functions declared under "Each level's" below (always
+ * inline, so that the shared loops compile as if written out per level).
  */
 #ifndef BIBIM_PACKED_X86_H
 #define BIBIM_PACKED_X86_H
