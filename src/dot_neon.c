@@ -11,8 +11,8 @@
  *   - BF16: lane l of 16 adds the odd, then the even product of its pair,
  *     multiply and add apart (as dot.c: a tiny product may round).
  *   - the quantized types: dot_neon_kernels.h, shared with the SDOT level
- *     (dot_dotprod.c); this file gives them the plain NEON dot16 below, and
- *     its F16 kernel.
+ *     (dot_dotprod.c) and 32-bit Arm (dot_neon32.c); this file gives them
+ *     the plain NEON dot16 below, and its F16 kernel.
  * Activation quantizers (Q8_0, Q8_1, Q8_K) give the same bytes: abs max
  * by compare-and-select (NaN ignored, as dot.c's abs_max), codes by
  * vcvtnq_s32_f32 (halves to even, NaN to 0, saturating) clamped to +-127,

@@ -1,22 +1,24 @@
-/* dot_neon_kernels.h — the quantized row kernels of the AArch64 levels,
- * written once: dot_neon.c (Advanced SIMD) and dot_dotprod.c (with SDOT)
- * each include this inside their own #if, so each copy is compiled with
- * that file's flags (Makefile: FLAGS_dot_dotprod) and uses only the
- * instructions its level guarantees. The kernels were near-copies that
- * differed in one integer primitive.
+/* dot_neon_kernels.h — the quantized row kernels of the three Arm levels,
+ * written once: dot_neon.c (AArch64 Advanced SIMD), dot_dotprod.c (AArch64
+ * with SDOT) and dot_neon32.c (AArch32 NEON-VFPv4) each include this inside
+ * their own #if, so each copy is compiled with that file's flags (Makefile:
+ * FLAGS_dot_dotprod, FLAGS_dot_neon32) and uses only the instructions its
+ * level guarantees. The kernels were three near-copies that differed in one
+ * integer primitive and, on AArch32, in where the float steps run.
  *
  * The including file defines first its integer primitive:
  *   dot16(w, a)          4 int32 lanes, lane l = the dot of bytes 4l .. 4l+3
  *                        of w and a: ggml's lane layout (dot.c's
  *                        lane_dots_32), two vectors per 32 elements. SDOT
  *                        does it in one instruction (dot_dotprod.c), plain
- *                        NEON in four (dot_neon.c);
+ *                        NEON in four (dot_neon.c, dot_neon32.c);
  *   dot16_add(acc, w, a) acc + dot16(w, a) (SDOT accumulates by itself);
  * and, anywhere in the file, the activation quantizers quantize_act_q8_0,
  * quantize_act_q8_1 and quantize_act_q8_K declared below (the table names
  * them). With DOT_NEON_F16 defined and halves_4(p) (4 halves from p as
  * float32x4_t, exactly) it also gets this file's F16 kernel and F32
- * quantizer (the neon level).
+ * quantizer (the neon level of both architectures). The float steps are
+ * chosen here by architecture ("Float steps" below).
  *
  * dot.c fixes, for every type, llama.cpp's float steps: which partial sums
  * exist, where an FMA rounds once, and the order of the horizontal adds.
@@ -70,7 +72,8 @@ static void quantize_act_q8_K(const float *restrict x, void *restrict y, int64_t
 /* ------------------------------------------------------------------------ */
 
 /* dot.c's hsum_8 of lanes 0..3 in lo and 4..7 in hi: (l + 4) added to l,
- * then (0 + 2) + (1 + 3). */
+ * then (0 + 2) + (1 + 3). On AArch32 only for lanes that are multiples of
+ * 2^-48 (below). */
 static inline float hsum_8(float32x4_t lo, float32x4_t hi) {
     const float32x4_t s = vaddq_f32(lo, hi);
     const float32x2_t t = vadd_f32(vget_low_f32(s), vget_high_f32(s));
@@ -80,7 +83,13 @@ static inline float hsum_8(float32x4_t lo, float32x4_t hi) {
 /* The product of two halves (22 significant bits) is exact in float. */
 static inline float f16_product(uint16_t a, uint16_t b) { return fp16_to_fp32(a) * fp16_to_fp32(b); }
 
-/* 8 float lanes in NEON registers: lanes 0..3 in lo, 4..7 in hi. */
+/* 8 float lanes in NEON registers: lanes 0..3 in lo, 4..7 in hi. The
+ * Q8_0, Q5_0, Q4_1, Q5_1 kernels keep theirs here on both architectures:
+ * the scale is a product of two halves, a multiple of 2^-48 computed
+ * exactly; every lane, product and partial sum is then a multiple of 2^-48
+ * too (rounding to float keeps that), so it is 0 or at least 2^-48: never
+ * subnormal, and even AArch32 NEON's FMA, adds and conversions give dot.c's
+ * bits. */
 typedef struct neon_lanes_8 {
     float32x4_t lo, hi;
 } neon_lanes_8;
@@ -100,8 +109,7 @@ static inline void neon_fma_8(neon_lanes_8 *acc, float d, int32x4_t il, int32x4_
 #if defined(__aarch64__)
 
 /* AArch64 Advanced SIMD follows FPCR like the scalar FP instructions (no
- * flushing by default), so every float step may be NEON. (AArch32 NEON
- * flushes subnormals: dot_neon32.c keeps its own kernels.) */
+ * flushing by default), so every float step may be NEON. */
 
 /* One rounding of a * b + c. */
 static inline float fma1(float a, float b, float c) {
@@ -135,6 +143,71 @@ static inline float sum_lanes_4(const lanes_4 *acc) {
     const float32x2_t t = vadd_f32(vget_low_f32(*acc), vget_high_f32(*acc));
     return vget_lane_f32(t, 0) + vget_lane_f32(t, 1);
 }
+
+#else /* AArch32 */
+
+/* AArch32 Advanced SIMD does not follow FPSCR: its float instructions
+ * always flush subnormal inputs and results to zero. The scalar VFP
+ * instructions do follow it (IEEE: no flushing, the Linux default), and
+ * VFPv4 has a fused multiply-add (VFMA.F32) there. The K-quants' scale
+ * d_a * d_w (d_a a Q8_K float scale) can be subnormal, so their float
+ * lanes are VFP floats; the integer lanes stay NEON. GCC does not
+ * vectorize float code for NEON on AArch32 (not IEEE), so these loops stay
+ * on VFP. */
+
+/* One rounding of a * b + c, on VFP (VFMA.F32). */
+static inline float fma1(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+
+static inline int32_t hadd_s32(int32x4_t v) {
+    const int64x2_t l2 = vpaddlq_s32(v);
+    return (int32_t)(vgetq_lane_s64(l2, 0) + vgetq_lane_s64(l2, 1));
+}
+
+/* {a0 + a1, a2 + a3, b0 + b1, b2 + b3} (vpaddq_s32 is AArch64's). */
+static inline int32x4_t padd_s32(int32x4_t a, int32x4_t b) {
+    return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)), vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
+}
+
+typedef struct lanes_8 {
+    float v[8];
+} lanes_8;
+
+typedef struct lanes_4 {
+    float v[4];
+} lanes_4;
+
+static inline lanes_8 lanes_8_zero(void) {
+    const lanes_8 z = {{0}};
+    return z;
+}
+
+/* acc[l] = fma(d, lane l, acc[l]) on VFP for the 8 lanes in il (0..3) and
+ * ih (4..7); (float) of a lane is exact (below 2^24, dot.c). */
+static inline void fma_lanes_8(lanes_8 *acc, float d, int32x4_t il, int32x4_t ih) {
+    int32_t lane[8];
+    vst1q_s32(lane, il);
+    vst1q_s32(lane + 4, ih);
+    for (int l = 0; l < 8; l++) acc->v[l] = fma1(d, (float)lane[l], acc->v[l]);
+}
+
+/* dot.c's hsum_8, on VFP. */
+static inline float hsum_lanes_8(const lanes_8 *acc) {
+    const float *v = acc->v;
+    const float s0 = v[0] + v[4], s1 = v[1] + v[5], s2 = v[2] + v[6], s3 = v[3] + v[7];
+    return (s0 + s2) + (s1 + s3);
+}
+
+static inline lanes_4 lanes_4_zero(void) {
+    const lanes_4 z = {{0}};
+    return z;
+}
+
+static inline void fma_lanes_4(lanes_4 *acc, float d, const int32_t m[4]) {
+    for (int k = 0; k < 4; k++) acc->v[k] = fma1(d, (float)m[k], acc->v[k]);
+}
+
+/* (0 + 2) + (1 + 3), on VFP. */
+static inline float sum_lanes_4(const lanes_4 *acc) { return (acc->v[0] + acc->v[2]) + (acc->v[1] + acc->v[3]); }
 
 #endif
 
@@ -185,7 +258,8 @@ static void dot_q8_0_q8_0(int64_t n, const void *restrict w_row, const void *res
     *out = hsum_8(acc.lo, acc.hi);
 }
 
-/* Q4_0: one float, an FMA per block of its whole integer dot. */
+/* Q4_0: one float, an FMA per block of its whole integer dot (on VFP on
+ * AArch32: fma1). */
 static void dot_q4_0_q8_0(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q4_0 *restrict w = w_row;
     const block_q8_0 *restrict a = act;
@@ -214,8 +288,8 @@ static void dot_q5_0_q8_0(int64_t n, const void *restrict w_row, const void *res
 
 /* Q4_1, Q5_1: unsigned codes (no bias), the lanes as for Q8_0; the min
  * terms m_w * s_a (exact products of halves) added to ONE float in block
- * order — a plain add, no FMA, as in dot.c — and that float added after
- * hsum_8. The two parts nearly cancel, so neither may be
+ * order — a plain add, no FMA, as in dot.c (on VFP on AArch32) — and that
+ * float added after hsum_8. The two parts nearly cancel, so neither may be
  * folded into the other. */
 static void dot_q4_1_q8_1(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const block_q4_1 *restrict w = w_row;
@@ -470,7 +544,9 @@ static void quantize_act_f32(const float *restrict x, void *restrict y, int64_t 
 }
 
 /* 16 float lanes (element i in lane i % 16) by FMA, which is the add of
- * the exact product of two halves; reduce_16; the tail one by one. */
+ * the exact product of two halves (so no subnormal either: all multiples
+ * of 2^-48 until rounded, NEON is fine on AArch32 too); reduce_16; the
+ * tail one by one. */
 static void dot_f16_f16(int64_t n, const void *restrict w_row, const void *restrict act, float *restrict out) {
     const uint16_t *restrict w = w_row;
     const uint16_t *restrict a = act;
