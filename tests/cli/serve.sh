@@ -19,10 +19,12 @@
 #    (streamed unchanged); on a synthesized model with Qwen 3's tokenizer and
 #    template, forced output (logit_bias) becomes tool_calls, whole and
 #    streamed, through the openai client (tests/serve/tools_client.js); the
-#    same in Llama 3's format (Llama 3.1's tokenizer, tests/serve/llama3_tools.jinja);
+#    same in Llama 3's format (Llama 3.1's tokenizer, tests/serve/llama3_tools.jinja)
+#    and Mistral's (a [TOOL_CALLS] control token, tests/serve/mistral_tools.jinja);
 #  - CORS (--cors-origin): the header on every answer, preflights without the key.
 # Servers: A (4 slots, API key, -b 64), B (1 slot, queue of 1, --idle-timeout 2),
-# C (--shutdown-grace 0), D (-c 128), E (Qwen 3 tokenizer, --cors-origin), F (Llama 3.1 tokenizer). Everything runs with -t 1: on a shared
+# C (--shutdown-grace 0), D (-c 128), E (Qwen 3 tokenizer, --cors-origin), F (Llama 3.1 tokenizer),
+# G (Llama 3.1 tokenizer with Mistral's tool-call tokens). Everything runs with -t 1: on a shared
 # 2-core machine a thread pool that spins for its workers is far slower.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../serve/lib.sh"
@@ -782,8 +784,25 @@ else
         fail start_server_f "no 'listening on' line: $(head -c 600 "$SLOG")"
     fi
 fi
-rm -f "$TMP/qwen3.gguf" "$TMP/l31.gguf"
 lap server_f
+# ===================== server G: tool calls in Mistral's format ([TOOL_CALLS] a control token) =====================
+if [ -f "$LLAMA31" ]; then
+    mkdir -p "$TMP/mis"
+    if ! node $S/mistral_tokenizer.js "$LLAMA31" $S/mistral_tools.jinja \
+            '[{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "a1B2c3D4e"}, {"name": "get_weather", "arguments": {"city": "Lyon"}}]' \
+            "$TMP/mis" 2>"$TMP/synth-err" ||
+        ! "$BIBIM" synth -o "$TMP/mis.gguf" --preset tiny --tokenizer-json "$TMP/mis/tokenizer.json" >/dev/null 2>"$TMP/synth-err"; then
+        fail tools_mistral_synth "$(head -c 300 "$TMP/synth-err")"
+    elif start_server mistral -m "$TMP/mis.gguf" -t 1 --parallel 2 -c 512 --api-key "$KEY"; then
+        node_cases tools_client_mistral node $S/tools_client.js "$BASE" "$KEY" mistral
+        stop_server "$SPID" TERM 10
+        [ "$STOP_RC" = 0 ] && pass server_g_exit_0 || fail server_g_exit_0 "exit $STOP_RC: $(tail -3 "$SLOG")"
+    else
+        fail start_server_g "no 'listening on' line: $(head -c 600 "$SLOG")"
+    fi
+fi
+rm -rf "$TMP/qwen3.gguf" "$TMP/l31.gguf" "$TMP/mis.gguf" "$TMP/mis"
+lap server_g
 # ---- the command line ----
 expect serve_help 0 "$BIBIM" serve --help
 grep -q 'usage: bibim serve' "$TMP/out" && pass serve_help_text || fail serve_help_text "$(head -c 200 "$TMP/out")"

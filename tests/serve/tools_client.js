@@ -1,9 +1,11 @@
 // Tool calls through `bibim serve`, with the official `openai` npm client
 // (and fetch for what the client hides). The server runs a random-weight
 // model made by `bibim synth`: FORMAT hermes, with Qwen 3's tokenizer and
-// chat template (<tool_call>...</tool_call> after optional text), or llama3,
+// chat template (<tool_call>...</tool_call> after optional text), llama3,
 // with Llama 3.1's tokenizer and tests/serve/llama3_tools.jinja ({"name":
-// ..., "parameters": ...} as the whole answer). Random weights never
+// ..., "parameters": ...} as the whole answer), or mistral, with Llama 3.1's
+// tokenizer plus a control token [TOOL_CALLS] and a token holding MISTRAL_CALLS
+// below, and tests/serve/mistral_tools.jinja. Random weights never
 // call a tool on their own, so the requests force the output with the
 // ordinary sampling fields: greedy, each token of the wanted text gets a
 // logit_bias 5 lower than the one before, and repeat_penalty 100 sinks every
@@ -16,7 +18,7 @@
 const { OpenAI, BadRequestError } = require("openai");
 
 const [BASE, KEY, FORMAT = "hermes"] = process.argv.slice(2);
-const LLAMA = FORMAT === "llama3";
+const LLAMA = FORMAT === "llama3", MISTRAL = FORMAT === "mistral";
 if (!KEY) {
     console.error("usage: node tools_client.js BASE_URL API_KEY");
     process.exit(2);
@@ -55,7 +57,9 @@ const CALL_TEXT = LLAMA ? '{"name":"get_weather","parameters":{"city": "Paris"}}
 // Text before the call: Hermes' format allows it, Llama's does not (the call is the whole answer).
 const BEFORE = LLAMA ? "" : "Sure!";
 const BEFORE_CONTENT = LLAMA ? null : "Sure!";
-const named = (n) => `${LLAMA ? "llama3" : "hermes"}_${n}`;
+const named = (n) => `${FORMAT}_${n}`;
+// Mistral: the calls as one token (serve.sh adds it to the vocabulary), after the [TOOL_CALLS] control token
+const MISTRAL_CALLS = '[{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "a1B2c3D4e"}, {"name": "get_weather", "arguments": {"city": "Lyon"}}]';
 
 async function tokenize(text) {
     const r = await fetch(BASE + "/tokenize", {
@@ -84,7 +88,55 @@ async function rawPost(body) {
     return { status: r.status, text: await r.text() };
 }
 
+async function mistral() {
+    // [TOOL_CALLS] is a control token: it is not in the text, the list of calls is
+    const f = await forced("[TOOL_CALLS]" + MISTRAL_CALLS);
+    eq(f.max_tokens, 2, "tokens of the forced answer");
+    const want = [["get_weather", '{"city": "Paris"}'], ["get_weather", '{"city": "Lyon"}']];
+    let first = null;
+    await check(named("whole_two_calls"), async () => {
+        const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [WEATHER], ...f });
+        const m = r.choices[0].message;
+        eq([r.choices[0].finish_reason, m.content], ["tool_calls", null], "finish_reason, content");
+        eq(m.tool_calls.map((t) => [t.function.name, t.function.arguments]), want, "calls");
+        eq(m.tool_calls[0].id, "a1B2c3D4e", "the model's own id");
+        if (!/^[A-Za-z0-9]{9}$/.test(m.tool_calls[1].id)) throw new Error("a made id is not 9 letters and digits: " + m.tool_calls[1].id);
+        first = m;
+    });
+    await check(named("stream_two_calls"), async () => {
+        const runner = client.chat.completions.stream({ model: "m", messages: [USER], tools: [WEATHER], ...f });
+        const done = await runner.finalChatCompletion();
+        const m = done.choices[0].message;
+        eq([done.choices[0].finish_reason, m.content || null], ["tool_calls", null], "finish_reason, content");
+        eq(m.tool_calls.map((t) => [t.function.name, t.function.arguments]), want, "calls");
+        eq(m.tool_calls[0].id, "a1B2c3D4e", "id");
+    });
+    await check(named("history_round_trip"), async () => {
+        if (!first) throw new Error("no calls from whole_two_calls");
+        const msgs = [USER, { role: "assistant", content: null, tool_calls: first.tool_calls },
+                      { role: "tool", tool_call_id: first.tool_calls[0].id, content: "20 C" },
+                      { role: "tool", tool_call_id: first.tool_calls[1].id, content: "18 C" }];
+        const r = await client.chat.completions.create({ model: "m", messages: msgs, tools: [WEATHER], max_tokens: 2, temperature: 0 });
+        eq(r.choices[0].message.role, "assistant", "answer after the tool results");
+        const t = await fetch(BASE + "/apply-template", {
+            method: "POST",
+            headers: { "Content-Type": "application/json", Authorization: "Bearer " + KEY },
+            body: JSON.stringify({ messages: msgs, tools: [WEATHER] }),
+        }).then((x) => x.json());
+        const wantText = `[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "a1B2c3D4e"}, ` +
+                         `{"name": "get_weather", "arguments": {"city": "Lyon"}, "id": "${first.tool_calls[1].id}"}]<|eot_id|>` +
+                         '[TOOL_RESULTS]{"content": "20 C", "call_id": "a1B2c3D4e"}[/TOOL_RESULTS]';
+        if (!t.prompt || !t.prompt.includes(wantText)) throw new Error("rendered: " + JSON.stringify(t.prompt && t.prompt.slice(-400)));
+    });
+    await check(named("unknown_name_is_text"), async () => {
+        const r = await client.chat.completions.create({ model: "m", messages: [USER], tools: [OTHER], ...f });
+        eq([r.choices[0].message.content, r.choices[0].message.tool_calls, r.choices[0].finish_reason], [MISTRAL_CALLS, undefined, "length"], "answer");
+    });
+    process.exit(failures ? 1 : 0);
+}
+
 (async () => {
+    if (MISTRAL) return mistral();
     const f = await forced(BEFORE + CALL_TEXT);
     let first = null;
 
