@@ -13,7 +13,7 @@ typedef struct matrix {
     const void *data;
     int64_t n_in, n_out;
     size_t row_bytes;
-    void *packed; /* the rows repacked for packed_kernel_at(type, ...) (owned), or NULL */
+    void *packed; /* the rows in packed_layout_for(type) (owned), or NULL */
 } matrix;
 
 typedef struct layer_weights {
