@@ -25,20 +25,8 @@ static inline int32x4_t dot16(int8x16_t w, int8x16_t a) { return vdotq_s32(vdupq
 
 static inline int32x4_t dot16_add(int32x4_t acc, int8x16_t w, int8x16_t a) { return vdotq_s32(acc, w, a); }
 
+#define DOT_NEON_ACTS_FROM dot_kernel_neon /* the NEON level's quantizers (static in dot_neon.c) */
 #include "dot_neon_kernels.h"
-
-/* The NEON level's quantizers (static in dot_neon.c). */
-static void quantize_act_q8_0(const float *restrict x, void *restrict y, int64_t n) {
-    dot_kernel_neon(BIBIM_TYPE_Q8_0)->quantize_act(x, y, n);
-}
-
-static void quantize_act_q8_1(const float *restrict x, void *restrict y, int64_t n) {
-    dot_kernel_neon(BIBIM_TYPE_Q4_1)->quantize_act(x, y, n);
-}
-
-static void quantize_act_q8_K(const float *restrict x, void *restrict y, int64_t n) {
-    dot_kernel_neon(BIBIM_TYPE_Q4_K)->quantize_act(x, y, n);
-}
 
 const dot_kernel *dot_kernel_dotprod(bibim_type type) { return quant_kernel(type); }
 

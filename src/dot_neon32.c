@@ -74,27 +74,12 @@ static inline float32x4_t halves_4(const uint16_t *p) {
     return vreinterpretq_f32_u32(vorrq_u32(bits, sign));
 }
 
-#define DOT_NEON_F16 1 /* dot_neon_kernels.h's dot_f16_f16 and quantize_act_f32 */
+#define DOT_NEON_F16 1                    /* dot_neon_kernels.h's dot_f16_f16 and quantize_act_f32 */
+#define DOT_NEON_ACTS_FROM dot_kernel_for /* dot.c's quantizers */
 #include "dot_neon_kernels.h"
-
-/* ------------------------------------------------------------------------ */
-/* Activations: dot.c's quantizers                                          */
-/* ------------------------------------------------------------------------ */
 
 static void quantize_act_f16(const float *restrict x, void *restrict y, int64_t n) {
     dot_kernel_for(BIBIM_TYPE_F16)->quantize_act(x, y, n);
-}
-
-static void quantize_act_q8_0(const float *restrict x, void *restrict y, int64_t n) {
-    dot_kernel_for(BIBIM_TYPE_Q8_0)->quantize_act(x, y, n);
-}
-
-static void quantize_act_q8_1(const float *restrict x, void *restrict y, int64_t n) {
-    dot_kernel_for(BIBIM_TYPE_Q4_1)->quantize_act(x, y, n);
-}
-
-static void quantize_act_q8_K(const float *restrict x, void *restrict y, int64_t n) {
-    dot_kernel_for(BIBIM_TYPE_Q4_K)->quantize_act(x, y, n);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -13,9 +13,10 @@
  *                        does it in one instruction (dot_dotprod.c), plain
  *                        NEON in four (dot_neon.c, dot_neon32.c);
  *   dot16_add(acc, w, a) acc + dot16(w, a) (SDOT accumulates by itself);
- * and, anywhere in the file, the activation quantizers quantize_act_q8_0,
- * quantize_act_q8_1 and quantize_act_q8_K declared below (the table names
- * them). With DOT_NEON_F16 defined and halves_4(p) (4 halves from p as
+ * and the activation quantizers quantize_act_q8_0, quantize_act_q8_1 and
+ * quantize_act_q8_K that the table names: anywhere in the file, or, with
+ * DOT_NEON_ACTS_FROM(type) defined as another level's kernel for type,
+ * forwarded below to that level's. With DOT_NEON_F16 defined and halves_4(p) (4 halves from p as
  * float32x4_t, exactly) it also gets this file's F16 kernel and F32
  * quantizer (the neon level of both architectures). The float steps are
  * chosen here by architecture ("Float steps" below).
@@ -63,9 +64,23 @@ _Static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is ggml's 36 bytes");
 _Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
 
 /* The including level's activation quantizers (same bytes as dot.c's). */
+#if defined(DOT_NEON_ACTS_FROM)
+static void quantize_act_q8_0(const float *restrict x, void *restrict y, int64_t n) {
+    DOT_NEON_ACTS_FROM(BIBIM_TYPE_Q8_0)->quantize_act(x, y, n);
+}
+
+static void quantize_act_q8_1(const float *restrict x, void *restrict y, int64_t n) {
+    DOT_NEON_ACTS_FROM(BIBIM_TYPE_Q4_1)->quantize_act(x, y, n);
+}
+
+static void quantize_act_q8_K(const float *restrict x, void *restrict y, int64_t n) {
+    DOT_NEON_ACTS_FROM(BIBIM_TYPE_Q4_K)->quantize_act(x, y, n);
+}
+#else
 static void quantize_act_q8_0(const float *restrict x, void *restrict y, int64_t n);
 static void quantize_act_q8_1(const float *restrict x, void *restrict y, int64_t n);
 static void quantize_act_q8_K(const float *restrict x, void *restrict y, int64_t n);
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Float steps                                                              */
