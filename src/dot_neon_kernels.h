@@ -16,10 +16,11 @@
  * and the activation quantizers quantize_act_q8_0, quantize_act_q8_1 and
  * quantize_act_q8_K that the table names: anywhere in the file, or, with
  * DOT_NEON_ACTS_FROM(type) defined as another level's kernel for type,
- * forwarded below to that level's. With DOT_NEON_F16 defined and halves_4(p) (4 halves from p as
- * float32x4_t, exactly) it also gets this file's F16 kernel and F32
- * quantizer (the neon level of both architectures). The float steps are
- * chosen here by architecture ("Float steps" below).
+ * forwarded below to that level's. With DOT_NEON_F16 defined and
+ * halves_4(p) (4 halves from p as float32x4_t, exactly) it also gets this
+ * file's F16 kernel and F32 quantizer (the neon level of both
+ * architectures). The float steps are chosen here by architecture ("Float
+ * steps" below).
  *
  * dot.c fixes, for every type, llama.cpp's float steps: which partial sums
  * exist, where an FMA rounds once, and the order of the horizontal adds.
