@@ -117,33 +117,19 @@ static void matmul_packed(bibim_context *c, const matrix *w, const packed_layout
 }
 
 /* Tokens from which a matrix left in file layout is packed group by group
- * for each product. Such a matrix is usually the tied output matrix (its
- * rows are also read as embeddings, so the model does not repack it), which
- * batched decoding multiplies with one token per sequence. The row kernels
- * unpack a row's blocks again for every token; packing costs once what
- * about three tokens' unpacking does. Measured on Zen 4 (AVX-512), per group
- * of 8 rows of 2048: packing 1.1 (Q6_K) to 1.6 us (Q4_K); the row kernel
- * 0.5 us per token; the packed gemm 0.2-0.3 us per token; so at 8 tokens
- * 3.1 us against 4.4 us for Q6_K. Q8_0, F16 and BF16 pack too slowly
- * (10-32 us) to gain. On AArch64 (dotprod, i8mm) Q4_0 is packed so: its
- * packing only moves 4-byte words, each block's codes unpacked once serve
- * 4 tokens, and SMMLA does twice SDOT's work (not timed on hardware yet). The bits are the row kernels' (kernels.h), so a token's
- * logits do not depend on how many share the product. */
+ * for each product. On x86 the model packs every matrix that has a packed
+ * layout at load (model.c), so this is for AArch64, where the model keeps
+ * the file layout (the row kernels serve decoding) and Q4_0 products of 8
+ * or more tokens (prompts, batches) pack on the fly: packing Q4_0 only
+ * moves 4-byte words, each block's codes unpacked once serve 4 tokens, and
+ * SMMLA does twice SDOT's work (not timed on hardware yet). The bits are
+ * the row kernels' (kernels.h), so a token's logits do not depend on how
+ * many share the product. */
 enum { REPACK_MIN_TOKENS = 8 };
 
 const packed_layout *forward_repack_layout(const bibim_context *c, const matrix *w) {
-    if (w->packed || w->n_out % PACK_ROWS != 0) return NULL;
-    switch (c->cpu) {
-    case CPU_LEVEL_AVX2:
-    case CPU_LEVEL_AVX512:
-        if (w->type != BIBIM_TYPE_Q4_0 && w->type != BIBIM_TYPE_Q4_K && w->type != BIBIM_TYPE_Q6_K) return NULL;
-        break;
-    case CPU_LEVEL_DOTPROD:
-    case CPU_LEVEL_I8MM:
-        if (w->type != BIBIM_TYPE_Q4_0) return NULL; /* AArch64's only packed kernels */
-        break;
-    default: return NULL; /* no packed kernels there: rows are faster */
-    }
+    if (w->packed || w->n_out % PACK_ROWS != 0 || w->type != BIBIM_TYPE_Q4_0) return NULL;
+    if (c->cpu != CPU_LEVEL_DOTPROD && c->cpu != CPU_LEVEL_I8MM) return NULL;
     return packed_layout_for(w->type);
 }
 

@@ -367,20 +367,31 @@ static void release_mapped(const void *data, size_t size) {
 }
 
 /* Repacks the matrices whose type has packed kernels into 8-row groups
- * (see kernels.h). The tied output matrix is not repacked: its rows are
- * also read one by one as embeddings. Only CPUs with SIMD packed kernels
- * (x86 with AVX2) repack: elsewhere the row kernels are faster. */
+ * (see kernels.h). A tied output matrix is repacked too: its rows are also
+ * read one by one as embeddings, from the mapping, where the few a prompt
+ * needs fault back in after release (a private read-only mapping rereads
+ * the file). Only CPUs with SIMD packed kernels (x86 with AVX2) repack:
+ * elsewhere the row kernels are faster. */
+enum { REPACK_CHUNK_ROWS = 8 * PACK_ROWS * 64 }; /* a multiple of PACK_ROWS */
+
 static bibim_status repack_matrices(bibim_model *m, int release, const char *path) {
     if (!cpu_level_supported(CPU_LEVEL_AVX2)) return BIBIM_OK;
     for (int i = 0; i < n_matrices(m); i++) {
         matrix *w = model_matrix(m, i);
         const packed_layout *layout = packed_layout_for(w->type);
-        if (!layout || w->n_out % PACK_ROWS != 0 || w->data == m->token_embd.data) continue;
+        if (!layout || w->n_out % PACK_ROWS != 0) continue;
         size_t size = layout->packed_size(w->n_out, w->n_in);
         w->packed = mem_aligned_alloc(&m->alloc, 64, size); /* kernels.h: groups start on cache lines */
         if (!w->packed) return model_fail(m, BIBIM_ERR_NOMEM, "%s: out of memory repacking weights", path);
-        layout->pack(w->data, w->row_bytes, w->n_out, w->n_in, w->packed);
-        if (release) release_mapped(w->data, w->row_bytes * (size_t)w->n_out);
+        /* In chunks, each released once packed, so that the mapped rows and
+         * their packed copy are never both in memory for a whole matrix
+         * (the output matrix of a 1B model is over 200 MB). */
+        for (int64_t r0 = 0; r0 < w->n_out; r0 += REPACK_CHUNK_ROWS) {
+            const int64_t rows = w->n_out - r0 < REPACK_CHUNK_ROWS ? w->n_out - r0 : REPACK_CHUNK_ROWS;
+            const uint8_t *src = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+            layout->pack(src, w->row_bytes, rows, w->n_in, (uint8_t *)w->packed + layout->packed_size(r0, w->n_in));
+            if (release) release_mapped(src, w->row_bytes * (size_t)rows);
+        }
     }
     return BIBIM_OK;
 }
