@@ -29,23 +29,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-/* The activation blocks, as dot.c defines them (ggml's block_q8_1 and
- * block_q8_K). */
-typedef struct block_q8_1 {
-    uint16_t d;
-    uint16_t s;
-    int8_t qs[32];
-} block_q8_1;
-
-typedef struct block_q8_K {
-    float d;
-    int8_t qs[QK_K];
-    int16_t bsums[QK_K / 16];
-} block_q8_K;
-
-_Static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is ggml's 36 bytes");
-_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
-
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */

@@ -23,15 +23,6 @@
 
 #include <immintrin.h>
 
-/* ggml's block_q8_1, as dot.c defines it. */
-typedef struct block_q8_1 {
-    uint16_t d;
-    uint16_t s;
-    int8_t qs[32];
-} block_q8_1;
-
-_Static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is ggml's 36 bytes");
-
 static inline __m128i loadu128(const void *p) { return _mm_loadu_si128((const __m128i *)p); }
 static inline __m256i loadu256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 

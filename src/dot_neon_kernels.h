@@ -49,21 +49,6 @@
 #include <arm_neon.h>
 #include <string.h>
 
-typedef struct block_q8_1 {
-    uint16_t d;
-    uint16_t s;
-    int8_t qs[32];
-} block_q8_1;
-
-typedef struct block_q8_K {
-    float d;
-    int8_t qs[QK_K];
-    int16_t bsums[QK_K / 16];
-} block_q8_K;
-
-_Static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is ggml's 36 bytes");
-_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
-
 /* The including level's activation quantizers (same bytes as dot.c's). */
 #if defined(DOT_NEON_ACTS_FROM)
 static void quantize_act_q8_0(const float *restrict x, void *restrict y, int64_t n) {

@@ -1,7 +1,7 @@
 /* packed.h — what the packed kernels of all levels (packed_scalar.c and
  * the SIMD packed_<level>.c) share: the sizes of the quantized types'
- * packed layouts, which packed_scalar.c describes and builds; ggml's
- * block_q8_K; and the loop that runs a gemm as tiles of tokens. */
+ * packed layouts, which packed_scalar.c describes and builds, and the loop
+ * that runs a gemm as tiles of tokens. */
 #ifndef BIBIM_PACKED_H
 #define BIBIM_PACKED_H
 
@@ -24,16 +24,6 @@ enum {
     Q6_K_GROUP_BLOCK = 1696,
     Q6_K_CODES = 160
 };
-
-/* ggml's block_q8_K, as dot.c defines it: x = d * q, bsums[g] = the sum of
- * the 16 q of group g. */
-typedef struct block_q8_K {
-    float d;
-    int8_t qs[QK_K];
-    int16_t bsums[QK_K / 16];
-} block_q8_K;
-
-_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
 
 /* Defines `static void name`, a packed_gemm_fn over blocks of block_elems
  * elements that calls tile(nb, group, acts, act_stride, y, y_stride, T)

@@ -14,6 +14,7 @@
 #include "packed.h"
 
 #include "fp16.h"
+#include "scalar_float.h"
 
 #include <string.h>
 
@@ -26,34 +27,6 @@ static inline size_t round64(size_t bytes) { return (bytes + 63) & ~(size_t)63; 
 static inline int64_t n_groups(int64_t n_rows) { return (n_rows + PACK_ROWS - 1) / PACK_ROWS; }
 
 static inline uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-/* a * b + c rounded once, as an FMA instruction does (dot.c's fma_f32, the
- * same method): the product of two floats is exact in double, so p + c in
- * double is the exact sum rounded once; rounding that to float is right
- * unless the double landed exactly on a midpoint between two floats, which
- * needs its low 28 mantissa bits clear. Then TwoSum gives the error, and
- * the double made "round to odd" rounds correctly to float. */
-static float fma_f32_slow(double p, double c, double t) {
-    const double tc = t - p;
-    const double err = (p - (t - tc)) + (c - tc);
-    if (err < 0.0 || err > 0.0) {
-        uint64_t bits;
-        memcpy(&bits, &t, sizeof bits);
-        if ((err < 0.0) != (t < 0.0)) bits -= 1; /* t was rounded away from zero */
-        bits |= 1;
-        memcpy(&t, &bits, sizeof t);
-    }
-    return (float)t;
-}
-
-static inline float fma_f32(float a, float b, float c) {
-    const double p = (double)a * (double)b, dc = (double)c;
-    const double t = p + dc;
-    uint64_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    if (bits & UINT64_C(0x0FFFFFFF)) return (float)t;
-    return fma_f32_slow(p, dc, t);
-}
 
 _Static_assert(Q4_0_RUN == 8 && Q8_0_RUN == 8, "runs of 8 blocks");
 
@@ -234,11 +207,6 @@ static void gemm_q8_0(int64_t n, const void *group, const void *acts, size_t act
  * sub-block), and they are summed by hsum_8 at the end. The packed
  * layouts hold, for each lane l, the 8 rows' codes of the elements that
  * lane sums, 4 bytes a row, in vectors that sit together. */
-static inline float hsum_8(const float v[8]) {
-    const float s0 = v[0] + v[4], s1 = v[1] + v[5], s2 = v[2] + v[6], s3 = v[3] + v[7];
-    return (s0 + s2) + (s1 + s3);
-}
-
 /* pack of a K-quant whose super-blocks (block_bytes in a row) take
  * group_block bytes in a group: put(p, r, blk) writes row r's super-block
  * blk into the group's at p. Padding rows stay zero bytes, which is the

@@ -28,6 +28,7 @@
 #define QK5_0 32
 #define QK5_1 32
 #define QK8_0 32
+#define QK8_1 32
 #define QK_K 256          /* elements per K-quant super-block */
 #define K_SCALE_SIZE 12   /* bytes of packed 6-bit scales (and mins) in Q3_K..Q5_K */
 
@@ -109,6 +110,27 @@ typedef struct block_q6_K {
     uint16_t d;
 } block_q6_K;
 
+/* The activation blocks the kernels pair with weights (kernels.h), not
+ * stored in files. */
+
+/* x = d * q; s = d * (sum of q), so the min term of Q4_1/Q5_1 costs one
+ * multiplication per block. */
+typedef struct block_q8_1 {
+    uint16_t d;
+    uint16_t s;
+    int8_t qs[QK8_1];
+} block_q8_1;
+
+/* x = d * q, with bsums[g] = the sum of the 16 q of group g, for the min
+ * terms of Q2_K, Q4_K and Q5_K. */
+typedef struct block_q8_K {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+} block_q8_K;
+
+_Static_assert(sizeof(block_q8_1) == 36, "block_q8_1 is ggml's 36 bytes");
+_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K is ggml's 292 bytes");
 _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 is ggml's 18 bytes");
 _Static_assert(sizeof(block_q4_1) == 20, "block_q4_1 is ggml's 20 bytes");
 _Static_assert(sizeof(block_q5_0) == 22, "block_q5_0 is ggml's 22 bytes");
