@@ -627,7 +627,25 @@ typedef struct bibim_logit_bias {
 #define BIBIM_SEED_RANDOM UINT64_MAX
 
 /* The chain, in order: logit bias, penalties, then greedy if temperature
- * <= 0, else top-k, top-p, min-p, temperature, and a seeded random draw. */
+ * <= 0, else top-k, top-p, min-p, temperature, and a seeded random draw.
+ *
+ * JSON mode (json_object = 1): the sampled text is one JSON object (RFC
+ * 8259, strict UTF-8) and nothing else. After the penalties, every token
+ * whose bytes cannot continue the text sampled so far gets probability 0,
+ * and the chain runs on the others (greedy: the best valid token; top-k:
+ * the k best valid ones, and so on). Tokens are checked best first and only
+ * as many as the chain needs: usually a handful, all of them when top-k is
+ * off. Allowed: whitespace before the '{', between tokens and after the
+ * '}', at most BIBIM_JSON_MAX_WHITESPACE bytes in a row (so a model cannot
+ * loop on spaces; enough for JSON pretty-printed a few levels deep); nesting
+ * at most BIBIM_JSON_MAX_DEPTH deep; surrogates in \u escapes only as pairs;
+ * no \u0000 in keys. Control tokens never come; end-of-generation tokens
+ * only once the object is closed, and then only they (or whitespace) can,
+ * so generation stops there. The sampler follows the text through the
+ * tokens it returns: bibim_sampler_sample advances its JSON state by the
+ * token it picks (feed every sampled token to the model, or reset). */
+#define BIBIM_JSON_MAX_WHITESPACE 16
+#define BIBIM_JSON_MAX_DEPTH 128
 typedef struct bibim_sampler_params {
     float temperature;       /* default 0.8; <= 0 means greedy */
     int32_t top_k;           /* default 40; 0 = off */
@@ -640,6 +658,7 @@ typedef struct bibim_sampler_params {
     uint64_t seed;           /* default BIBIM_SEED_RANDOM; a fixed seed gives the same text */
     const bibim_logit_bias *logit_bias; /* copied at creation */
     size_t n_logit_bias;
+    int json_object;         /* default 0; 1 = JSON mode (above) */
 } bibim_sampler_params;
 
 bibim_sampler_params bibim_sampler_default_params(void);
@@ -647,11 +666,20 @@ bibim_sampler_params bibim_sampler_default_params(void);
 bibim_status bibim_sampler_create(const bibim_model *model, const bibim_sampler_params *params,
                                   bibim_sampler **out);
 void bibim_sampler_free(bibim_sampler *sampler);
-/* Picks a token from n_vocab logits (not modified). Does not call accept. */
+/* Picks a token from n_vocab logits (not modified). Does not call accept.
+ * In JSON mode, -1 if no token can continue the JSON (see below). */
 bibim_token bibim_sampler_sample(bibim_sampler *sampler, const float *logits);
+/* The same with a status: in JSON mode, BIBIM_ERR_NOT_FOUND (and *out = -1)
+ * when no token with a finite logit can continue the JSON, rather than a
+ * token that would make it invalid (a vocabulary without the bytes needed,
+ * a logit_bias banning them, or the end tokens once the object is closed).
+ * bibim_generate then fails with BIBIM_ERR_INVALID_ARG. */
+bibim_status bibim_sampler_sample_checked(bibim_sampler *sampler, const float *logits, bibim_token *out);
+/* In JSON mode, 1 once the sampled text is a complete object; else 0. */
+int bibim_sampler_json_complete(const bibim_sampler *sampler);
 /* Records a token in the penalty window (prompt tokens and generated ones). */
 void bibim_sampler_accept(bibim_sampler *sampler, bibim_token token);
-/* Empties the penalty window and reseeds. */
+/* Empties the penalty window, reseeds, and in JSON mode starts a new object. */
 void bibim_sampler_reset(bibim_sampler *sampler);
 
 /* ------------------------------------------------------------------------ */

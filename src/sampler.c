@@ -1,6 +1,9 @@
 /* sampler.c — turning logits into the next token: logit bias, repetition
  * penalties, then greedy or top-k / top-p / min-p / temperature and a seeded
- * random draw, in that order (llama.cpp's order for the same steps). */
+ * random draw, in that order (llama.cpp's order for the same steps). With
+ * json_object, tokens that cannot continue a JSON object (json_constraint.h)
+ * get probability 0 before the truncations. */
+#include "json_constraint.h"
 #include "mem.h"
 #include "model.h"
 
@@ -26,13 +29,19 @@ struct bibim_sampler {
     int32_t n_recent, recent_head;
     int32_t *counts;     /* [n_vocab] occurrences in the window (scratch) */
     uint64_t rng[4];
+    /* json_object: every token's bytes (flags 0), once, and the state of
+     * the text sampled so far. */
+    int32_t *tok_off;    /* [n_vocab + 1] token t's bytes: tok_bytes[tok_off[t] .. tok_off[t + 1]) */
+    char *tok_bytes;
+    uint8_t *tok_end;    /* [n_vocab] end-of-generation tokens */
+    jsonc_state json;
 };
 
 bibim_sampler_params bibim_sampler_default_params(void) {
     bibim_sampler_params p = {.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f,
                               .repeat_penalty = 1.0f, .presence_penalty = 0.0f, .frequency_penalty = 0.0f,
                               .penalty_last_n = 64, .seed = BIBIM_SEED_RANDOM, .logit_bias = NULL,
-                              .n_logit_bias = 0};
+                              .n_logit_bias = 0, .json_object = 0};
     return p;
 }
 
@@ -72,7 +81,36 @@ void bibim_sampler_free(bibim_sampler *s) {
     if (!s) return;
     bibim_allocator a = s->alloc; /* it lives in the block being freed */
     mem_free(&a, s->bias), mem_free(&a, s->cands), mem_free(&a, s->logits), mem_free(&a, s->recent);
-    mem_free(&a, s->counts), mem_free(&a, s);
+    mem_free(&a, s->counts), mem_free(&a, s->tok_off), mem_free(&a, s->tok_bytes), mem_free(&a, s->tok_end);
+    mem_free(&a, s);
+}
+
+/* Every token's bytes, as bibim_token_piece gives them without flags
+ * (control tokens: none), and which tokens end generation. */
+static bibim_status load_token_bytes(bibim_sampler *s, const bibim_model *model) {
+    const bibim_allocator *a = &s->alloc;
+    size_t cap = 4096 + (size_t)s->n_vocab * 8, len = 0;
+    s->tok_off = mem_alloc_n(a, (size_t)s->n_vocab + 1, sizeof *s->tok_off);
+    s->tok_end = mem_alloc(a, (size_t)s->n_vocab);
+    s->tok_bytes = mem_alloc(a, cap);
+    if (!s->tok_off || !s->tok_end || !s->tok_bytes) return BIBIM_ERR_NOMEM;
+    for (int32_t t = 0; t < s->n_vocab; t++) {
+        s->tok_off[t] = (int32_t)len;
+        s->tok_end[t] = (uint8_t)(bibim_token_is_end(model, t) != 0);
+        int64_t n = bibim_token_piece(model, t, 0, s->tok_bytes + len, cap - len);
+        if (n < 0 || n > INT32_MAX / 2) return BIBIM_ERR_INVALID_ARG;
+        if ((size_t)n > cap - len) {
+            size_t want = cap * 2 > len + (size_t)n ? cap * 2 : len + (size_t)n;
+            if (want > INT32_MAX) return BIBIM_ERR_NOMEM;
+            char *grown = mem_realloc(a, s->tok_bytes, want);
+            if (!grown) return BIBIM_ERR_NOMEM;
+            s->tok_bytes = grown, cap = want;
+            bibim_token_piece(model, t, 0, s->tok_bytes + len, cap - len);
+        }
+        len += (size_t)n;
+    }
+    s->tok_off[s->n_vocab] = (int32_t)len;
+    return BIBIM_OK;
 }
 
 bibim_status bibim_sampler_create(const bibim_model *model, const bibim_sampler_params *params,
@@ -105,6 +143,14 @@ bibim_status bibim_sampler_create(const bibim_model *model, const bibim_sampler_
     }
     if (p->n_logit_bias) memcpy(s->bias, p->logit_bias, p->n_logit_bias * sizeof *s->bias);
     s->params.logit_bias = s->bias;
+    if (p->json_object) {
+        bibim_status st = load_token_bytes(s, model);
+        if (st != BIBIM_OK) {
+            bibim_sampler_free(s);
+            return st;
+        }
+    }
+    jsonc_init(&s->json);
     rng_seed(s);
     *out = s;
     return BIBIM_OK;
@@ -113,6 +159,7 @@ bibim_status bibim_sampler_create(const bibim_model *model, const bibim_sampler_
 void bibim_sampler_reset(bibim_sampler *s) {
     if (!s) return;
     s->n_recent = s->recent_head = 0;
+    jsonc_init(&s->json);
     rng_seed(s);
 }
 
@@ -162,12 +209,14 @@ static void sift_down(candidate *c, int32_t k, int32_t r) {
 }
 
 /* Moves the k best of n candidates to the front, sorted best first: a heap
- * of the best k seen so far, O(n log k) instead of sorting the vocabulary. */
+ * of the best k seen so far, O(n log k) instead of sorting the vocabulary.
+ * The others stay in c[k..n), in some order. */
 static void keep_top_k(candidate *c, int32_t n, int32_t k) {
     for (int32_t j = k / 2 - 1; j >= 0; j--) sift_down(c, k, j);
     for (int32_t i = k; i < n; i++) {
         if (by_logit_desc(&c[i], &c[0]) < 0) {
-            c[0] = c[i];
+            candidate out = c[0];
+            c[0] = c[i], c[i] = out;
             sift_down(c, k, 0);
         }
     }
@@ -191,17 +240,10 @@ static bibim_token sample_greedy(const bibim_sampler *s) {
     return best;
 }
 
-bibim_token bibim_sampler_sample(bibim_sampler *s, const float *logits) {
+/* Sorts the first n candidates best first (all of them unless top-k cuts),
+ * then top-p, min-p, temperature and the draw. */
+static bibim_token draw(bibim_sampler *s, int32_t n) {
     const bibim_sampler_params *p = &s->params;
-    memcpy(s->logits, logits, (size_t)s->n_vocab * sizeof *logits);
-    for (size_t i = 0; i < p->n_logit_bias; i++) s->logits[p->logit_bias[i].token] += p->logit_bias[i].bias;
-    apply_penalties(s);
-    if (p->temperature <= 0) return sample_greedy(s);
-
-    int32_t n = 0;
-    for (int32_t i = 0; i < s->n_vocab; i++)
-        if (s->logits[i] > -INFINITY) s->cands[n++] = (candidate){i, s->logits[i], 0};
-    if (n == 0) return sample_greedy(s); /* everything banned: fall back rather than fail */
     if (p->top_k > 0 && p->top_k < n) {
         keep_top_k(s->cands, n, p->top_k);
         n = p->top_k;
@@ -235,3 +277,107 @@ bibim_token bibim_sampler_sample(bibim_sampler *s, const float *logits) {
     }
     return s->cands[n - 1].id;
 }
+
+/* ---- json_object ---- */
+
+/* Whether token t can come next: its bytes continue the object, or it ends
+ * generation and the object is complete. Control tokens never can. */
+static int json_valid(const bibim_sampler *s, bibim_token t) {
+    if (s->tok_end[t]) return jsonc_complete(&s->json);
+    int32_t off = s->tok_off[t], len = s->tok_off[t + 1] - off;
+    if (len == 0) return 0;
+    jsonc_state st = s->json;
+    return jsonc_feed(&st, s->tok_bytes + off, (size_t)len);
+}
+
+/* Moves the `want` best valid candidates of the n in cands to the front,
+ * sorted best first, and returns how many there are (fewer if fewer are
+ * valid). Checks the candidates in logit order, best first, in growing
+ * rounds, and stops as soon as it has enough: usually after a few. */
+static int32_t keep_best_valid(bibim_sampler *s, int32_t n, int32_t want) {
+    candidate *c = s->cands;
+    int32_t v = 0, round = 64;
+    if (want >= n) { /* all of them: filter, then sort */
+        for (int32_t i = 0; i < n; i++)
+            if (json_valid(s, c[i].id)) c[v++] = c[i];
+        qsort(c, (size_t)v, sizeof *c, by_logit_desc);
+        return v;
+    }
+    while (v < want && n > v) {
+        candidate *rest = c + v;
+        int32_t n_rest = n - v, k = round < n_rest ? round : n_rest, w = v;
+        if (k < n_rest) keep_top_k(rest, n_rest, k);
+        else qsort(rest, (size_t)n_rest, sizeof *rest, by_logit_desc);
+        for (int32_t i = 0; i < k; i++)
+            if (json_valid(s, rest[i].id)) c[w++] = rest[i];
+        /* The k checked ones leave, the unchecked follow the valid ones. */
+        memmove(c + w, c + v + k, (size_t)(n - v - k) * sizeof *c);
+        n = w + (n - v - k), v = w;
+        round = round < (1 << 20) ? round * 8 : round;
+    }
+    return v < want ? v : want;
+}
+
+static bibim_token sample_json(bibim_sampler *s) {
+    const bibim_sampler_params *p = &s->params;
+    if (p->temperature <= 0) { /* greedy: the best token is usually valid */
+        bibim_token best = -1;
+        for (int32_t i = 0; i < s->n_vocab; i++)
+            if (s->logits[i] > -INFINITY && (best < 0 || s->logits[i] > s->logits[best])) best = i;
+        if (best < 0) return -1;
+        if (json_valid(s, best)) return best;
+    }
+    int32_t n = 0;
+    for (int32_t i = 0; i < s->n_vocab; i++)
+        if (s->logits[i] > -INFINITY) s->cands[n++] = (candidate){i, s->logits[i], 0};
+    if (n == 0) return -1;
+    int32_t want = p->temperature <= 0 ? 1 : p->top_k > 0 && p->top_k < n ? p->top_k : n;
+    n = keep_best_valid(s, n, want);
+    if (n == 0) return -1;
+    if (p->temperature <= 0) return s->cands[0].id;
+    return draw(s, n);
+}
+
+static void json_advance(bibim_sampler *s, bibim_token t) {
+    if (s->tok_end[t]) return;
+    int32_t off = s->tok_off[t];
+    jsonc_feed(&s->json, s->tok_bytes + off, (size_t)(s->tok_off[t + 1] - off));
+}
+
+bibim_status bibim_sampler_sample_checked(bibim_sampler *s, const float *logits, bibim_token *out) {
+    if (!out) return BIBIM_ERR_INVALID_ARG;
+    *out = -1;
+    if (!s || !logits) return BIBIM_ERR_INVALID_ARG;
+    const bibim_sampler_params *p = &s->params;
+    memcpy(s->logits, logits, (size_t)s->n_vocab * sizeof *logits);
+    for (size_t i = 0; i < p->n_logit_bias; i++) s->logits[p->logit_bias[i].token] += p->logit_bias[i].bias;
+    apply_penalties(s);
+    if (p->json_object) {
+        bibim_token t = sample_json(s);
+        if (t < 0) return BIBIM_ERR_NOT_FOUND;
+        json_advance(s, t);
+        *out = t;
+        return BIBIM_OK;
+    }
+    if (p->temperature <= 0) {
+        *out = sample_greedy(s);
+        return BIBIM_OK;
+    }
+    int32_t n = 0;
+    for (int32_t i = 0; i < s->n_vocab; i++)
+        if (s->logits[i] > -INFINITY) s->cands[n++] = (candidate){i, s->logits[i], 0};
+    *out = n == 0 ? sample_greedy(s) : draw(s, n); /* everything banned: fall back rather than fail */
+    return BIBIM_OK;
+}
+
+bibim_token bibim_sampler_sample(bibim_sampler *s, const float *logits) {
+    bibim_token t;
+    return bibim_sampler_sample_checked(s, logits, &t) == BIBIM_OK ? t : -1;
+}
+
+int bibim_sampler_json_complete(const bibim_sampler *s) {
+    return s && s->params.json_object && jsonc_complete(&s->json);
+}
+
+_Static_assert(BIBIM_JSON_MAX_WHITESPACE == JSONC_MAX_WS && BIBIM_JSON_MAX_DEPTH == JSONC_MAX_DEPTH,
+               "bibim.h and json_constraint.h agree");
