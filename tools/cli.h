@@ -42,6 +42,7 @@ typedef struct cli_model_options {
     bibim_model_params load;
     bibim_context_params ctx;
     bibim_sampler_params sampling;
+    bibim_logit_bias bias[64]; /* --logit-bias, which sampling.logit_bias points to */
 } cli_model_options;
 
 /* Their --help lines. */

@@ -21,6 +21,9 @@ const char CLI_MODEL_OPTIONS_HELP[] =
     "      --repeat-last-n N   tokens the penalty looks back at (default 64)\n"
     "      --presence-penalty P, --frequency-penalty P (default 0)\n"
     "      --seed S            random seed (default: random); the same seed gives the same text\n"
+    "      --logit-bias ID=B   add B to token ID's logit (-inf bans it); may be repeated\n"
+    "      --json              JSON mode: the output is one JSON object (RFC 8259; at most 16 whitespace\n"
+    "                          bytes in a row), generation stops when it is closed\n"
     "      --no-mmap           read the model into memory instead of mapping it\n"
     "      --mlock             keep the model in RAM\n";
 
@@ -61,6 +64,21 @@ static int parse_int_option(const char *cmd, const char *a, const char *v, cli_m
     } else if (!strcmp(a, "--repeat-last-n")) {
         if (cli_parse_int(cmd, a, v, 0, 1 << 20, &n)) return -1;
         o->sampling.penalty_last_n = (int32_t)n;
+    } else if (!strcmp(a, "--logit-bias")) {
+        const char *eq = v ? strchr(v, '=') : NULL;
+        char *end;
+        long long id = eq ? strtoll(v, &end, 10) : -1;
+        float b = eq ? strtof(eq + 1, &end) : NAN;
+        if (!eq || id < 0 || id > INT32_MAX || !*(eq + 1) || *end || isnan(b)) {
+            cli_usage_error(cmd, "%s wants TOKEN_ID=BIAS, not '%s'", a, v ? v : "");
+            return -1;
+        }
+        if (o->sampling.n_logit_bias >= sizeof o->bias / sizeof o->bias[0]) {
+            cli_usage_error(cmd, "at most %zu %s options", sizeof o->bias / sizeof o->bias[0], a);
+            return -1;
+        }
+        o->bias[o->sampling.n_logit_bias++] = (bibim_logit_bias){(bibim_token)id, b};
+        o->sampling.logit_bias = o->bias;
     } else if (!strcmp(a, "--seed")) {
         if (cli_parse_int(cmd, a, v, 0, INT64_MAX, &n)) return -1;
         o->sampling.seed = (uint64_t)n;
@@ -86,6 +104,10 @@ int cli_parse_model_option(const char *cmd, int argc, char **argv, int *i, cli_m
     const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     if (!strcmp(a, "--no-mmap")) {
         o->load.use_mmap = 0;
+        return 1;
+    }
+    if (!strcmp(a, "--json")) {
+        o->sampling.json_object = 1;
         return 1;
     }
     if (!strcmp(a, "--mlock")) {

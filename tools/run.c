@@ -121,7 +121,11 @@ static int generate(bibim_model *model, const run_options *o, const bibim_token 
     gp.on_token = print_token;
     bibim_generate_result res;
     if (bibim_generate(ctx, sampler, prompt, n_prompt, &gp, &res) != BIBIM_OK) {
-        fprintf(stderr, "\nbibim run: %s\n", bibim_context_errmsg(ctx));
+        /* JSON mode: the sampler found no token to go on with (bibim_sampler_sample gave -1) */
+        if (o->m.sampling.json_object && !bibim_sampler_json_complete(sampler) && !*bibim_context_errmsg(ctx))
+            fprintf(stderr, "\nbibim run: no token of the vocabulary can continue the JSON object\n");
+        else
+            fprintf(stderr, "\nbibim run: %s\n", bibim_context_errmsg(ctx));
         goto done;
     }
     if (res.stop_reason == BIBIM_STOP_CONTEXT_FULL)

@@ -157,6 +157,29 @@ static int get_logit_bias(const cJSON *req, serve_request *r, int32_t n_vocab, h
     return 0;
 }
 
+/* `response_format`: {"type": "text"} (the default) or {"type":
+ * "json_object"} (JSON mode: the sampler only lets the model write one JSON
+ * object, bibim.h). JSON schemas are not supported yet. */
+static int get_response_format(const cJSON *req, serve_request *r, http_reply *out) {
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(req, "response_format");
+    if (!f || cJSON_IsNull(f)) return 0;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(f, "type");
+    if (!cJSON_IsObject(f) || !cJSON_IsString(type))
+        return BAD_REQUEST(out, "response_format",
+                           "'response_format' must be {\"type\": \"text\"} or {\"type\": \"json_object\"}"), -1;
+    if (!strcmp(type->valuestring, "text")) return 0;
+    if (!strcmp(type->valuestring, "json_object")) {
+        r->sampling.json_object = 1;
+        return 0;
+    }
+    if (!strcmp(type->valuestring, "json_schema"))
+        return BAD_REQUEST(out, "response_format",
+                           "'response_format' {\"type\": \"json_schema\"} is not supported yet: use {\"type\": "
+                           "\"json_object\"} (any JSON object) and describe the schema in the prompt"), -1;
+    return BAD_REQUEST(out, "response_format",
+                       "'response_format': unknown type '%.100s' (\"text\" or \"json_object\")", type->valuestring), -1;
+}
+
 /* The sampling and length fields both completion endpoints take. */
 static int parse_generation_fields(server *srv, const cJSON *req, serve_request *r, long long *max_tokens,
                                    http_reply *out) {
@@ -174,7 +197,7 @@ static int parse_generation_fields(server *srv, const cJSON *req, serve_request 
         get_int(req, "seed", -9.2e18, 9.2e18, &seed, out) || get_int(req, "n", 1, 128, &n, out) ||
         get_int(req, "max_tokens", 1, 1e9, max_tokens, out) ||
         get_int(req, "max_completion_tokens", 1, 1e9, &mct, out) || get_stop(req, r, out) ||
-        get_logit_bias(req, r, info.n_vocab, out))
+        get_logit_bias(req, r, info.n_vocab, out) || get_response_format(req, r, out))
         return -1;
     if (n != 1) return BAD_REQUEST(out, "n", "'n' must be 1: bibim returns one choice per request"), -1;
     if (mct > 0) *max_tokens = mct;
@@ -851,6 +874,11 @@ static void handle_completion(server *srv, const cJSON *req, int chat, http_repl
             failed = (BAD_REQUEST(out, "top_logprobs", "'top_logprobs' needs 'logprobs': true"), 1);
         char *template_tools = NULL;
         if (!failed) failed = get_tools(req, &template_tools, &r->tools_json, out);
+        /* A tool call is not the JSON object JSON mode promises: one or the other. */
+        if (!failed && r->tools_json && r->sampling.json_object)
+            failed = (BAD_REQUEST(out, "response_format",
+                                  "'response_format' json_object cannot be combined with 'tools' (unless "
+                                  "'tool_choice' is \"none\")"), 1);
         if (!failed) failed = !(text = render_messages(srv, req, 1, 1, template_tools, out));
         free(template_tools);
         r->tool_format = srv->tool_format;

@@ -333,7 +333,12 @@ static void record_logprobs(serve_request *r, const float *logits, int32_t n_voc
 static void sample_next(sched *s, int i, const float *logits) {
     slot *sl = &s->slots[i];
     serve_request *r = sl->req;
-    bibim_token t = bibim_sampler_sample(sl->sampler, logits);
+    bibim_token t;
+    if (bibim_sampler_sample_checked(sl->sampler, logits, &t) != BIBIM_OK) { /* JSON mode only */
+        snprintf(r->error, sizeof r->error, "no token of the vocabulary can continue the JSON object");
+        finish_request(s, i, FINISH_ERROR);
+        return;
+    }
     bibim_sampler_accept(sl->sampler, t);
     if (r->logprobs) record_logprobs(r, logits, s->n_vocab, t);
     r->n_generated++;
