@@ -35,6 +35,7 @@ struct bibim_sampler {
     char *tok_bytes;
     uint8_t *tok_end;    /* [n_vocab] end-of-generation tokens */
     jsonc_state json;
+    uint8_t first_ok[256]; /* which bytes may come next, for the step being sampled */
 };
 
 bibim_sampler_params bibim_sampler_default_params(void) {
@@ -285,15 +286,25 @@ static bibim_token draw(bibim_sampler *s, int32_t n) {
 static int json_valid(const bibim_sampler *s, bibim_token t) {
     if (s->tok_end[t]) return jsonc_complete(&s->json);
     int32_t off = s->tok_off[t], len = s->tok_off[t + 1] - off;
-    if (len == 0) return 0;
+    if (len == 0 || !s->first_ok[(uint8_t)s->tok_bytes[off]]) return 0; /* most tokens stop here */
+    if (len == 1) return 1;
     jsonc_state st = s->json;
     return jsonc_feed(&st, s->tok_bytes + off, (size_t)len);
 }
 
+static void json_first_bytes(bibim_sampler *s) {
+    for (int c = 0; c < 256; c++) {
+        jsonc_state st = s->json;
+        s->first_ok[c] = (uint8_t)jsonc_byte(&st, (uint8_t)c);
+    }
+}
+
 /* Moves the `want` best valid candidates of the n in cands to the front,
  * sorted best first, and returns how many there are (fewer if fewer are
- * valid). Checks the candidates in logit order, best first, in growing
- * rounds, and stops as soon as it has enough: usually after a few. */
+ * valid). Checks the candidates in logit order, best first, in rounds of 64
+ * then 512, and stops as soon as it has enough: usually in the first round.
+ * Past those (few tokens are valid: between tokens, outside strings) it
+ * checks all the rest and sorts only the valid ones. */
 static int32_t keep_best_valid(bibim_sampler *s, int32_t n, int32_t want) {
     candidate *c = s->cands;
     int32_t v = 0, round = 64;
@@ -304,6 +315,14 @@ static int32_t keep_best_valid(bibim_sampler *s, int32_t n, int32_t want) {
         return v;
     }
     while (v < want && n > v) {
+        if (round > 512) {
+            int32_t w = v;
+            for (int32_t i = v; i < n; i++)
+                if (json_valid(s, c[i].id)) c[w++] = c[i];
+            qsort(c + v, (size_t)(w - v), sizeof *c, by_logit_desc);
+            v = w;
+            break;
+        }
         candidate *rest = c + v;
         int32_t n_rest = n - v, k = round < n_rest ? round : n_rest, w = v;
         if (k < n_rest) keep_top_k(rest, n_rest, k);
@@ -313,13 +332,14 @@ static int32_t keep_best_valid(bibim_sampler *s, int32_t n, int32_t want) {
         /* The k checked ones leave, the unchecked follow the valid ones. */
         memmove(c + w, c + v + k, (size_t)(n - v - k) * sizeof *c);
         n = w + (n - v - k), v = w;
-        round = round < (1 << 20) ? round * 8 : round;
+        round *= 8;
     }
     return v < want ? v : want;
 }
 
 static bibim_token sample_json(bibim_sampler *s) {
     const bibim_sampler_params *p = &s->params;
+    json_first_bytes(s);
     if (p->temperature <= 0) { /* greedy: the best token is usually valid */
         bibim_token best = -1;
         for (int32_t i = 0; i < s->n_vocab; i++)
