@@ -10,7 +10,11 @@
  * request handling (the 2 generated tokens are parsed for calls), and every
  * chat body is also parsed as if a model had written it, in each tool-call
  * format: a call found must be JSON naming a tool, with content_len within
- * the text, and what streaming would show never passes that content. */
+ * the text, and what streaming would show never passes that content.
+ * A whole answer to a request with response_format json_object must be a
+ * prefix of a JSON object (src/json_constraint.h), and a whole one when a
+ * completion stopped at an end token (finish_reason "stop", no stop strings). */
+#include "json_constraint.h"
 #include "serve.h"
 
 #include <cjson/cJSON.h>
@@ -98,6 +102,30 @@ static void check_tool_parsing(const char *text, size_t len) {
     }
 }
 
+/* JSON mode: the answer's text is (a prefix of) one JSON object. */
+static void check_json_mode(const char *body, size_t len, const char *answer, int chat) {
+    cJSON *req = cJSON_ParseWithLength(body, len);
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(req, "response_format");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
+    if (cJSON_IsString(type) && !strcmp(type->valuestring, "json_object")) {
+        const cJSON *stop = cJSON_GetObjectItemCaseSensitive(req, "stop");
+        cJSON *a = cJSON_Parse(answer);
+        const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(a, "choices"), 0);
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(c0, "text");
+        if (!text) text = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c0, "message"), "content");
+        const cJSON *finish = cJSON_GetObjectItemCaseSensitive(c0, "finish_reason");
+        FUZZ_REQUIRE(cJSON_IsString(text));
+        jsonc_state st;
+        jsonc_init(&st);
+        FUZZ_REQUIRE(jsonc_feed(&st, text->valuestring, strlen(text->valuestring)));
+        /* (chat has the ChatML fallback's stop string, which may cut a JSON string) */
+        if (!chat && cJSON_IsString(finish) && !strcmp(finish->valuestring, "stop") && (!stop || cJSON_IsNull(stop)))
+            FUZZ_REQUIRE(jsonc_complete(&st));
+        cJSON_Delete(a);
+    }
+    cJSON_Delete(req);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     size_t e = data[0] % (sizeof ENDPOINTS / sizeof ENDPOINTS[0]);
@@ -122,6 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             FUZZ_REQUIRE(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(err, "message")));
             FUZZ_REQUIRE(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(err, "type")));
             cJSON_Delete(j);
+        } else if (e <= 1) {
+            check_json_mode(body, size - 1, r.body, e == 0);
         }
     }
     free(r.body);
