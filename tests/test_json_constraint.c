@@ -449,6 +449,72 @@ static int test_choices_and_errors(void) {
     return 0;
 }
 
+/* An allocator that fails once `left` allocations have succeeded. */
+typedef struct {
+    long left, live;
+} budget;
+
+static void *budget_alloc(void *user, size_t size) {
+    budget *b = user;
+    if (b->left == 0) return NULL;
+    if (b->left > 0) b->left--;
+    void *p = malloc(size);
+    if (p) b->live++;
+    return p;
+}
+
+static void *budget_realloc(void *user, void *ptr, size_t size) {
+    budget *b = user;
+    if (b->left == 0) return NULL;
+    if (b->left > 0) b->left--;
+    void *p = realloc(ptr, size);
+    if (p && !ptr) b->live++;
+    return p;
+}
+
+static void budget_free(void *user, void *ptr) {
+    budget *b = user;
+    if (ptr) b->live--;
+    free(ptr);
+}
+
+/* Out of memory at each allocation of a JSON-mode sampler's creation:
+ * BIBIM_ERR_NOMEM, nothing left allocated. */
+static int test_create_out_of_memory(void) {
+    FILE *f = fopen(STORIES, "rb");
+    if (!f) return printf("skip %s: %s is absent\n", harness_case_name, STORIES), 1;
+    fclose(f);
+    budget b = {-1, 0};
+    bibim_model_params mp = bibim_model_default_params();
+    bibim_allocator hook = {budget_alloc, budget_realloc, budget_free, &b};
+    mp.allocator = &hook;
+    bibim_model *m = NULL;
+    CHECK(bibim_model_load(STORIES, &mp, &m) == BIBIM_OK);
+    if (!m) return 0;
+    long base = b.live;
+    bibim_sampler_params p = bibim_sampler_default_params();
+    p.json_object = 1;
+    int failures = 0;
+    for (long k = 0; k < 100; k++) {
+        b.left = k;
+        bibim_sampler *s = NULL;
+        bibim_status st = bibim_sampler_create(m, &p, &s);
+        b.left = -1;
+        if (st == BIBIM_OK) {
+            CHECK(s != NULL);
+            bibim_sampler_free(s);
+            CHECKF(b.live == base, "%ld allocations left after a free", b.live - base);
+            break;
+        }
+        CHECKF(st == BIBIM_ERR_NOMEM && !s && b.live == base, "failing allocation %ld: status %d, %ld leaked", k,
+               (int)st, b.live - base);
+        failures++;
+    }
+    CHECK(failures >= 7); /* the sampler's 5 blocks and the JSON mode's 3 */
+    bibim_model_free(m);
+    return 0;
+}
+
 int main(void) {
     FILE *f = fopen(STORIES, "rb");
     if (f) {
@@ -465,6 +531,7 @@ int main(void) {
     RUN(test_sampler_random_logits);
     RUN(test_generate_json);
     RUN(test_choices_and_errors);
+    RUN(test_create_out_of_memory);
     bibim_model_free(model);
     return harness_finish();
 }
