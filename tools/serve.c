@@ -55,6 +55,29 @@ typedef struct serve_options {
 } serve_options;
 
 /* Returns -1 on a usage error (already reported), 1 for --help, else 0. */
+/* The run/chat options that are request fields here, and which field: the
+ * server would otherwise accept them and use the request's values. */
+static const char *request_field_for(const char *option) {
+    static const char *const map[][2] = {
+        {"--temp", "\"temperature\""},
+        {"--top-k", "\"top_k\""},
+        {"--top-p", "\"top_p\""},
+        {"--min-p", "\"min_p\""},
+        {"--repeat-penalty", "\"repeat_penalty\""},
+        {"--repeat-last-n", "not settable: 64 tokens"},
+        {"--presence-penalty", "\"presence_penalty\""},
+        {"--frequency-penalty", "\"frequency_penalty\""},
+        {"--seed", "\"seed\""},
+        {"--logit-bias", "\"logit_bias\""},
+        {"--json", "\"response_format\": {\"type\": \"json_object\"}"},
+        {"-n", "\"max_tokens\"; --max-tokens caps it for all"},
+        {"--n-predict", "\"max_tokens\"; --max-tokens caps it for all"},
+    };
+    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
+        if (!strcmp(option, map[k][0])) return map[k][1];
+    return NULL;
+}
+
 static int parse_args(int argc, char **argv, serve_options *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -86,6 +109,9 @@ static int parse_args(int argc, char **argv, serve_options *o) {
             i++;
             continue;
         }
+        const char *field = request_field_for(a);
+        if (field)
+            return cli_usage_error("serve", "%s is not a server option: each request sets it (%s)", a, field), -1;
         int shared = cli_parse_model_option("serve", argc, argv, &i, &o->m);
         if (shared < 0) return -1;
         if (!shared) return cli_usage_error("serve", "unknown option '%s' (see bibim serve --help)", a), -1;

@@ -845,6 +845,13 @@ expect serve_bad_host 2 "$BIBIM" serve -m "$MODEL" --host localhost --port 0
 expect serve_missing_model 2 "$BIBIM" serve -m "$TMP/none.gguf" --port 0
 expect serve_cors_no_value 1 "$BIBIM" serve -m "$MODEL" --cors-origin
 expect serve_cors_two_origins 1 "$BIBIM" serve -m "$MODEL" --cors-origin 'http://a, http://b'
+# Sampling is per request: run's sampling options are refused, naming the field.
+expect serve_temp_option 1 "$BIBIM" serve -m "$MODEL" --temp 0.5 --port 0
+grep -q -- '--temp is not a server option: each request sets it ("temperature")' "$TMP/err" &&
+    pass serve_temp_option_message || fail serve_temp_option_message "$(head -c 300 "$TMP/err")"
+expect serve_json_option 1 "$BIBIM" serve -m "$MODEL" --json --port 0
+grep -q 'response_format' "$TMP/err" && pass serve_json_option_message ||
+    fail serve_json_option_message "$(head -c 300 "$TMP/err")"
 lap cli
 echo "     serve.sh took $(($(now_ms) - t_start)) ms:$timings" >&2
 finish
