@@ -11,10 +11,7 @@
 // Usage: node tests/serve/json_mode.js BASE_URL API_KEY ALIAS BIBIM MODEL
 // Prints "ok NAME" or "FAIL NAME: why" per case (tests/cli/serve.sh counts them).
 "use strict";
-const { execFileSync } = require("child_process");
-const fs = require("fs");
-const os = require("os");
-const path = require("path");
+const { check, eq, done, commandLine } = require("./cases.js");
 const { OpenAI, BadRequestError } = require("openai");
 
 const [BASE, KEY, ALIAS, BIBIM, MODEL] = process.argv.slice(2);
@@ -23,34 +20,8 @@ if (!MODEL) {
     process.exit(2);
 }
 const client = new OpenAI({ baseURL: BASE + "/v1", apiKey: KEY, maxRetries: 0, timeout: 60000 });
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bibim-json-"));
-process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
-let nfile = 0;
-function file(text) {
-    const f = path.join(tmp, "f" + nfile++);
-    fs.writeFileSync(f, text);
-    return f;
-}
-const bibim = (args) => execFileSync(BIBIM, args, { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 24 }).toString("utf8");
-const runText = (prompt, n, extra = []) =>
-    bibim(["run", "-m", MODEL, "-f", file(prompt), "-n", String(n), "--temp", "0", "-t", "1", ...extra]);
-const chatPrompt = (messages) =>
-    bibim(["template", "-m", MODEL, "--messages", file(JSON.stringify(messages)), "--add-generation-prompt"]);
+const { runText, chatPrompt } = commandLine(BIBIM, MODEL);
 
-let failures = 0;
-async function check(name, fn) {
-    try {
-        await fn();
-        console.log("ok   " + name);
-    } catch (e) {
-        failures++;
-        console.log("FAIL " + name + ": " + String(e && e.message ? e.message : e).replace(/\n/g, " | ").slice(0, 600));
-    }
-}
-function eq(got, want, what) {
-    const g = JSON.stringify(got), w = JSON.stringify(want);
-    if (g !== w) throw new Error(`${what}: got ${g && g.slice(0, 300)}, want ${w && w.slice(0, 300)}`);
-}
 function isObject(text, what) {
     let v;
     try {
@@ -163,5 +134,5 @@ const messages = [{ role: "system", content: "Answer in JSON." }, { role: "user"
                                                          tools: [{ type: "function", function: { name: "f" } }] });
         if (r.choices[0].finish_reason === "stop") isObject(r.choices[0].message.content, "content");
     });
-    process.exit(failures ? 1 : 0);
+    done();
 })();

@@ -9,10 +9,7 @@
 // Usage: node tests/serve/openai_client.js BASE_URL API_KEY ALIAS BIBIM MODEL
 // Prints "ok NAME" or "FAIL NAME: why" per case (tests/cli/serve.sh counts them).
 "use strict";
-const { execFileSync } = require("child_process");
-const fs = require("fs");
-const os = require("os");
-const path = require("path");
+const { check, eq, truthy, done, commandLine } = require("./cases.js");
 const { OpenAI, APIError, BadRequestError, AuthenticationError, NotFoundError } = require("openai");
 
 const [BASE, KEY, ALIAS, BIBIM, MODEL] = process.argv.slice(2);
@@ -21,46 +18,13 @@ if (!MODEL) {
     process.exit(2);
 }
 const client = new OpenAI({ baseURL: BASE + "/v1", apiKey: KEY, maxRetries: 0, timeout: 60000 });
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bibim-openai-"));
-process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
-
 // ---- references from the command line ----------------------------------------
-function bibim(args) {
-    return execFileSync(BIBIM, args, { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 24 }).toString("utf8");
-}
-let nfile = 0;
-function file(text) {
-    const f = path.join(tmp, "f" + nfile++);
-    fs.writeFileSync(f, text);
-    return f;
-}
-// greedy `bibim run` on exactly these prompt bytes
-const runText = (prompt, n, extra = []) =>
-    bibim(["run", "-m", MODEL, "-f", file(prompt), "-n", String(n), "--temp", "0", "-t", "1", ...extra]);
-const chatPrompt = (messages) =>
-    bibim(["template", "-m", MODEL, "--messages", file(JSON.stringify(messages)), "--add-generation-prompt"]);
+const { file, bibim, runText, chatPrompt } = commandLine(BIBIM, MODEL);
 const runChat = (messages, n, extra = []) => runText(chatPrompt(messages), n, ["--stop", "<|im_end|>", ...extra]);
 // the prompt's token ids, with BOS, as `bibim tokenize` gives them
 const tokenIds = (text) => bibim(["tokenize", "-m", MODEL, "-f", file(text)]).trim().split(/\s+/).map(Number);
 
 // ---- checks ---------------------------------------------------------------------
-let failures = 0;
-async function check(name, fn) {
-    try {
-        await fn();
-        console.log("ok   " + name);
-    } catch (e) {
-        failures++;
-        console.log("FAIL " + name + ": " + String(e && e.message ? e.message : e).replace(/\n/g, " | ").slice(0, 600));
-    }
-}
-function eq(got, want, what) {
-    const g = JSON.stringify(got), w = JSON.stringify(want);
-    if (g !== w) throw new Error(`${what}: got ${g && g.slice(0, 300)}, want ${w && w.slice(0, 300)}`);
-}
-function truthy(v, what) {
-    if (!v) throw new Error(what);
-}
 // Expects fn to throw the client's APIError of this class, status, param and code.
 async function expectError(fn, cls, status, param, code) {
     let err = null;
@@ -383,5 +347,5 @@ const M2 = [
         const r = await client.completions.create({ model: ALIAS, prompt: P1, max_tokens: 32, temperature: 0 });
         eq(r.choices[0].text, c1.choices[0].text, "a request after the abort");
     });
-    process.exit(failures ? 1 : 0);
+    done();
 })();
